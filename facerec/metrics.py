@@ -1,0 +1,121 @@
+"""Verification, open-set identification and calibration metrics (pure numpy / scikit-learn)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Threshold maximising accuracy of ``score >= threshold`` -> same; returns (threshold, accuracy)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], labels[order]
+    # accepting the top i scores: true accepts among them + true rejects among the rest
+    tp = np.concatenate([[0], np.cumsum(y)])
+    tn = (~y).sum() - np.concatenate([[0], np.cumsum(~y)])
+    correct = tp + tn
+    # only cut between distinct scores
+    valid = np.concatenate([[True], s[1:] != s[:-1], [True]])
+    correct = np.where(valid, correct, -1)
+    i = int(np.argmax(correct))
+    if i == 0:
+        threshold = s[0] + 1e-6
+    elif i == len(s):
+        threshold = s[-1] - 1e-6
+    else:
+        threshold = (s[i - 1] + s[i]) / 2
+    return float(threshold), float(correct[i] / len(s))
+
+
+def kfold_verification_accuracy(
+    scores: np.ndarray, labels: np.ndarray, n_folds: int = 10, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean and std of accuracy over folds, each with its threshold chosen on the other folds; and the mean threshold."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    folds = np.array_split(np.random.RandomState(seed).permutation(len(scores)), n_folds)
+    accuracies, thresholds = [], []
+    for k, test_idx in enumerate(folds):
+        train_idx = np.concatenate([f for j, f in enumerate(folds) if j != k])
+        threshold, _ = best_threshold(scores[train_idx], labels[train_idx])
+        accuracies.append(np.mean((scores[test_idx] >= threshold) == labels[test_idx]))
+        thresholds.append(threshold)
+    return float(np.mean(accuracies)), float(np.std(accuracies)), float(np.mean(thresholds))
+
+
+def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> float:
+    """True accept rate at the most permissive threshold whose false accept rate is <= ``far``."""
+    fpr, tpr, _ = roc_curve(np.asarray(labels, dtype=bool), scores)
+    ok = fpr <= far
+    return float(tpr[ok].max()) if ok.any() else 0.0
+
+
+def verification_metrics(scores: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, float]:
+    accuracy, accuracy_std, threshold = kfold_verification_accuracy(scores, labels, seed=seed)
+    return {
+        "verification_accuracy": accuracy,
+        "verification_accuracy_std": accuracy_std,
+        "verification_threshold": threshold,
+        "roc_auc": float(roc_auc_score(np.asarray(labels, dtype=bool), scores)),
+        "tar_at_far_1e-3": tar_at_far(scores, labels, 1e-3),
+        "tar_at_far_1e-2": tar_at_far(scores, labels, 1e-2),
+        "n_positive_pairs": int(np.sum(labels)),
+        "n_negative_pairs": int(len(labels) - np.sum(labels)),
+    }
+
+
+def open_set_metrics(
+    gallery: np.ndarray, gallery_labels: list[str], probes: np.ndarray, probe_labels: list[str | None]
+) -> dict[str, float]:
+    """Rank-1 accuracy of known probes, and AUC of the top-1 similarity separating known from unknown probes.
+
+    ``probe_labels`` holds None for probes of people who are not in the gallery. Embeddings are L2-normalised.
+    """
+    similarities = probes @ gallery.T
+    top1 = similarities.argmax(axis=1)
+    top1_similarity = similarities[np.arange(len(probes)), top1]
+    known = np.array([label is not None for label in probe_labels])
+    hits = np.array([gallery_labels[j] == label for j, label in zip(top1, probe_labels, strict=True)])
+    metrics = {
+        "open_set_rank1": float(hits[known].mean()) if known.any() else float("nan"),
+        "n_gallery": len(gallery_labels),
+        "n_known_probes": int(known.sum()),
+        "n_unknown_probes": int((~known).sum()),
+    }
+    if known.any() and (~known).any():
+        metrics["open_set_known_vs_unknown_auc"] = float(roc_auc_score(known, top1_similarity))
+    return metrics
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """ECE with equal-width bins over [0, 1]: sum over bins of (bin share) * |accuracy - mean confidence|."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            ece += in_bin.mean() * abs(y[in_bin].mean() - p[in_bin].mean())
+    return float(ece)
+
+
+def brier_score(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean((np.asarray(probabilities, dtype=np.float64) - np.asarray(labels, dtype=np.float64)) ** 2))
+
+
+def reliability_curve(probabilities: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, list[float]]:
+    """Per non-empty bin: mean predicted probability, observed frequency and count (for the reliability diagram)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    curve: dict[str, list[float]] = {"confidence": [], "frequency": [], "count": []}
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            curve["confidence"].append(float(p[in_bin].mean()))
+            curve["frequency"].append(float(y[in_bin].mean()))
+            curve["count"].append(int(in_bin.sum()))
+    return curve

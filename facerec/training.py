@@ -1,0 +1,240 @@
+"""Batch-hard triplet fine-tuning of the encoder, with dev-set model selection and early stopping."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from supertriplets.distance import CosineDistance
+from supertriplets.loss import BatchHardSoftMarginTripletLoss, BatchHardTripletLoss
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .data import images_of
+from .encoder import FaceEncoder
+from .evaluation import PairSet, evaluate_verification
+from .metrics import best_threshold
+from .sampling import FaceDataset, PKBatchSampler
+from .transforms import AUGMENTATION_LEVELS, PreprocessConfig, train_transform
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    images_per_person: int = 4
+    lr: float = 1e-3
+    # the pretrained backbone moves at lr * backbone_lr_scale; the new projection head at lr
+    backbone_lr_scale: float = 0.5
+    weight_decay: float = 1e-2
+    # cosine-distance margin: embeddings are L2-normalised, so distances lie in [0, 2]
+    margin: float = 0.25
+    soft_margin: bool = False
+    warmup_fraction: float = 0.05
+    grad_clip_norm: float = 5.0
+    evals_per_epoch: int = 3
+    # evaluations without a new best dev AUC before stopping
+    patience: int = 3
+    # wall-clock budget for the training loop (0 = none); the learning-rate schedule follows whichever runs out first
+    max_minutes: float = 0.0
+    max_steps: int = 0
+    augmentation: str = "high"
+    seed: int = 42
+    num_workers: int = 0
+
+    @property
+    def people_per_batch(self) -> int:
+        return self.batch_size // self.images_per_person
+
+    def validate(self, n_train_people: int | None = None) -> None:
+        """Fail fast, with the reason, on settings that cannot train."""
+        problems = []
+        if self.images_per_person < 2:
+            problems.append(f"images_per_person must be >= 2 (positives need a second image), got {self.images_per_person}")
+        elif self.batch_size % self.images_per_person:
+            problems.append(
+                f"batch_size {self.batch_size} is not a multiple of images_per_person {self.images_per_person} (P x K batches)"
+            )
+        elif self.people_per_batch < 2:
+            problems.append(
+                f"batch_size {self.batch_size} holds {self.people_per_batch} person with images_per_person "
+                f"{self.images_per_person}; P x K batches need at least 2 people (batch_size >= {2 * self.images_per_person})"
+            )
+        if n_train_people is not None and self.people_per_batch > n_train_people:
+            problems.append(f"a batch needs {self.people_per_batch} people but the train split has {n_train_people}")
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.lr <= 0 or self.backbone_lr_scale < 0 or self.weight_decay < 0:
+            problems.append("lr must be > 0, backbone_lr_scale and weight_decay >= 0")
+        if self.margin <= 0 and not self.soft_margin:
+            problems.append(f"margin must be > 0, got {self.margin}")
+        if not 0 <= self.warmup_fraction < 1:
+            problems.append(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
+        if self.evals_per_epoch < 1 or self.patience < 1:
+            problems.append("evals_per_epoch and patience must be >= 1")
+        if self.max_minutes < 0 or self.max_steps < 0:
+            problems.append("max_minutes and max_steps must be >= 0 (0 = no limit)")
+        if self.augmentation not in AUGMENTATION_LEVELS:
+            problems.append(f"augmentation must be one of {AUGMENTATION_LEVELS}, got {self.augmentation!r}")
+        if problems:
+            raise ValueError("invalid training configuration: " + "; ".join(problems))
+
+
+@dataclass
+class TrainResult:
+    history: list[dict] = field(default_factory=list)
+    best_step: int = 0
+    best_dev_auc: float = float("nan")
+    steps: int = 0
+    images_seen: int = 0
+    train_seconds: float = 0.0
+    stop_reason: str = ""
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images_seen / self.train_seconds if self.train_seconds else 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"images_per_second": self.images_per_second}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def lr_factor(progress: float, warmup_fraction: float) -> float:
+    """Linear warm-up, then cosine decay to zero, over training progress in [0, 1]."""
+    if progress < warmup_fraction:
+        return (progress + 1e-3) / warmup_fraction
+    rest = (progress - warmup_fraction) / max(1e-8, 1 - warmup_fraction)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, rest)))
+
+
+def dev_metrics(encoder: FaceEncoder, preprocess_config: PreprocessConfig, dev_pairs: PairSet) -> dict[str, float]:
+    # without flip averaging: half the cost, and model selection only needs the ranking of checkpoints
+    similarities = evaluate_verification(encoder, preprocess_config, dev_pairs, flip_tta=False)
+    return {
+        "dev_auc": float(roc_auc_score(dev_pairs.labels, similarities)),
+        "dev_accuracy": best_threshold(similarities, dev_pairs.labels)[1],
+    }
+
+
+def make_loss(config: TrainConfig) -> torch.nn.Module:
+    distance = CosineDistance(alredy_l2_normalized_vectors=True)
+    if config.soft_margin:
+        return BatchHardSoftMarginTripletLoss(distance=distance)
+    return BatchHardTripletLoss(distance=distance, margin=config.margin)
+
+
+def train(
+    encoder: FaceEncoder,
+    people: dict[str, list[str]],
+    train_names: list[str],
+    dev_pairs: PairSet,
+    preprocess_config: PreprocessConfig,
+    config: TrainConfig,
+    on_eval: Callable[[dict], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Fine-tune ``encoder`` in place; it ends holding the weights of the best dev evaluation."""
+    config.validate(len(train_names))
+    seed_everything(config.seed)
+    items = images_of(people, train_names)
+    label_of = {name: i for i, name in enumerate(sorted(train_names))}
+    dataset = FaceDataset(items, train_transform(preprocess_config, config.augmentation), label_of)
+    steps_per_epoch = max(1, len(items) // config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
+    max_seconds = config.max_minutes * 60 if config.max_minutes else math.inf
+
+    sampler = PKBatchSampler(dataset.labels, config.people_per_batch, config.images_per_person, steps_per_epoch, config.seed)
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.num_workers)
+    optimizer = torch.optim.AdamW(
+        encoder.parameter_groups(config.lr, config.lr * config.backbone_lr_scale, config.weight_decay)
+    )
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    loss_fn = make_loss(config)
+
+    result = TrainResult()
+    best_state: dict[str, torch.Tensor] | None = None
+    evals_without_improvement = 0
+    running_loss: list[float] = []
+    started = time.monotonic()
+    eval_seconds = 0.0
+    bar = tqdm(total=total_steps, desc="train", unit="step", disable=not progress, file=sys.stderr, mininterval=2)
+
+    def evaluate(step: int, epoch: float) -> bool:
+        """Record a dev evaluation; True when training should stop for lack of progress."""
+        nonlocal best_state, evals_without_improvement, eval_seconds
+        t0 = time.monotonic()
+        record = {
+            "step": step,
+            "epoch": round(epoch, 3),
+            "loss": float(np.mean(running_loss)) if running_loss else float("nan"),
+            "lr": optimizer.param_groups[0]["lr"],
+            **dev_metrics(encoder, preprocess_config, dev_pairs),
+        }
+        eval_seconds += time.monotonic() - t0
+        record["elapsed_s"] = round(time.monotonic() - started, 1)
+        running_loss.clear()
+        result.history.append(record)
+        if not record["dev_auc"] <= result.best_dev_auc:  # also true for the first (nan) comparison
+            result.best_dev_auc, result.best_step = record["dev_auc"], step
+            best_state = copy.deepcopy(encoder.state_dict())
+            evals_without_improvement = 0
+        else:
+            evals_without_improvement += 1
+        bar.set_postfix(loss=f"{record['loss']:.4f}", dev_auc=f"{record['dev_auc']:.4f}")
+        if on_eval is not None:
+            on_eval(record)
+        return evals_without_improvement >= config.patience
+
+    step, epoch = 0, 0
+    encoder.train()
+    while not result.stop_reason:
+        sampler.set_epoch(epoch)
+        for images, labels in loader:
+            elapsed = time.monotonic() - started - eval_seconds
+            factor = lr_factor(max(step / total_steps, elapsed / max_seconds), config.warmup_fraction)
+            for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base_lr * factor
+            loss = loss_fn(encoder(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), config.grad_clip_norm)
+            optimizer.step()
+            step += 1
+            result.images_seen += len(labels)
+            running_loss.append(loss.item())
+            bar.update(1)
+            out_of_time = time.monotonic() - started - eval_seconds >= max_seconds
+            last = step >= total_steps or out_of_time
+            if (step % eval_every == 0 or last) and evaluate(step, step / steps_per_epoch):
+                result.stop_reason = f"early stop: no better dev AUC in {config.patience} evaluations"
+            elif out_of_time:
+                result.stop_reason = f"time budget of {config.max_minutes} min reached"
+            elif step >= total_steps:
+                result.stop_reason = f"finished {step} steps"
+            if result.stop_reason:
+                break
+            encoder.train()
+        epoch += 1
+    bar.close()
+    result.steps = step
+    result.train_seconds = time.monotonic() - started - eval_seconds
+    if best_state is not None:
+        encoder.load_state_dict(best_state)
+    encoder.eval()
+    return result
