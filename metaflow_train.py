@@ -140,9 +140,12 @@ class FacialRecognitionTrainFlow(FlowSpec):
         split = PersonSplit.from_json(self.split_json)
         encoder = self._encoder(self.pretrained)
         preprocess = encoder.default_preprocess(self.image_size, self.crop_fraction)
-        result = train(
-            encoder, people, split.train, build_pairs(people, split.dev, seed=self.seed), preprocess, self._train_config()
-        )
+        dev_pairs = build_pairs(people, split.dev, seed=self.seed)
+
+        def log(record: dict) -> None:
+            print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
+
+        result = train(encoder, people, split.train, dev_pairs, preprocess, self._train_config(), on_eval=log)
         self.weights = save({k: v.contiguous() for k, v in encoder.state_dict().items()})
         self.encoder_config = encoder.config.to_dict()
         self.preprocess_config = preprocess.to_dict()

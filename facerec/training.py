@@ -43,7 +43,8 @@ class TrainConfig:
     evals_per_epoch: int = 3
     # evaluations without a new best dev AUC before stopping
     patience: int = 3
-    # wall-clock budget for the training loop (0 = none); the learning-rate schedule follows whichever runs out first
+    # wall-clock budget of the training loop, dev evaluations included (0 = none); the learning-rate schedule
+    # follows whichever of steps or time runs out first
     max_minutes: float = 0.0
     max_steps: int = 0
     augmentation: str = "high"
@@ -206,7 +207,7 @@ def train(
     while not result.stop_reason:
         sampler.set_epoch(epoch)
         for images, labels in loader:
-            elapsed = time.monotonic() - started - eval_seconds
+            elapsed = time.monotonic() - started
             factor = lr_factor(max(step / total_steps, elapsed / max_seconds), config.warmup_fraction)
             for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base_lr * factor
@@ -219,7 +220,7 @@ def train(
             result.images_seen += len(labels)
             running_loss.append(loss.item())
             bar.update(1)
-            out_of_time = time.monotonic() - started - eval_seconds >= max_seconds
+            out_of_time = time.monotonic() - started >= max_seconds
             last = step >= total_steps or out_of_time
             if (step % eval_every == 0 or last) and evaluate(step, step / steps_per_epoch):
                 result.stop_reason = f"early stop: no better dev AUC in {config.patience} evaluations"
