@@ -70,10 +70,11 @@ def embed_paths(
 ) -> dict[str, np.ndarray]:
     """Embed image files (face crops) through the serving preprocessing path."""
     embeddings: dict[str, np.ndarray] = {}
+    device = next(encoder.parameters()).device
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
-        batch = preprocess([load_rgb(p) for p in chunk], preprocess_config)
-        vectors = encoder.embed(batch, flip_tta).to(torch.float32).numpy()
+        batch = preprocess([load_rgb(p) for p in chunk], preprocess_config).to(device)
+        vectors = encoder.embed(batch, flip_tta).to(torch.float32).cpu().numpy()
         embeddings.update(zip(chunk, vectors, strict=True))
     return embeddings
 

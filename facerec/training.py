@@ -161,12 +161,19 @@ def train(
     max_seconds = config.max_minutes * 60 if config.max_minutes else math.inf
 
     sampler = PKBatchSampler(dataset.labels, config.people_per_batch, config.images_per_person, steps_per_epoch, config.seed)
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.num_workers)
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=config.num_workers,
+        persistent_workers=config.num_workers > 0,
+        pin_memory=device.type == "cuda",
+    )
     optimizer = torch.optim.AdamW(
         encoder.parameter_groups(config.lr, config.lr * config.backbone_lr_scale, config.weight_decay)
     )
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     loss_fn = make_loss(config)
+    device = next(encoder.parameters()).device
 
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None
@@ -211,6 +218,7 @@ def train(
             factor = lr_factor(max(step / total_steps, elapsed / max_seconds), config.warmup_fraction)
             for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base_lr * factor
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             loss = loss_fn(encoder(images), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
