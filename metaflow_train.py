@@ -38,7 +38,9 @@ class FacialRecognitionTrainFlow(FlowSpec):
     max_people = Parameter("max_people", default=0, help="keep at most this many people per split part (0 = all)")
     backbone = Parameter("backbone", default="tf_efficientnet_lite0", help="timm backbone name")
     pretrained = Parameter(
-        "pretrained", default="imagenet", help="'imagenet' (offline file for Lite0, timm hub otherwise), 'none' or a path"
+        "pretrained",
+        default="imagenet",
+        help="'imagenet' (offline file for Lite0, timm hub otherwise), 'none' or a path",
     )
     embedding_dim = Parameter("embedding_dim", default=300, help="embedding size")
     image_size = Parameter("image_size", default=160, help="encoder input side in pixels (224 costs 2x per image)")
@@ -143,7 +145,9 @@ class FacialRecognitionTrainFlow(FlowSpec):
         dev_pairs = build_pairs(people, split.dev, seed=self.seed)
 
         def log(record: dict) -> None:
-            print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
+            print(
+                " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True
+            )
 
         result = train(encoder, people, split.train, dev_pairs, preprocess, self._train_config(), on_eval=log)
         self.weights = save({k: v.contiguous() for k, v in encoder.state_dict().items()})
@@ -160,7 +164,10 @@ class FacialRecognitionTrainFlow(FlowSpec):
         current.card.append(Image.from_matplotlib(training_curves(result.history)))
         keys = ["step", "epoch", "loss", "dev_auc", "dev_accuracy", "lr", "elapsed_s"]
         current.card.append(
-            Table([[round(h[k], 4) if isinstance(h[k], float) else h[k] for k in keys] for h in result.history], headers=keys)
+            Table(
+                [[round(h[k], 4) if isinstance(h[k], float) else h[k] for k in keys] for h in result.history],
+                headers=keys,
+            )
         )
         self.next(self.evaluate)
 
@@ -232,7 +239,9 @@ class FacialRecognitionTrainFlow(FlowSpec):
 
     @step
     def end(self):
-        summary = {k: self.metrics[k] for k in ("verification_accuracy", "roc_auc", "tar_at_far_1e-3", "open_set_rank1")}
+        summary = {
+            k: self.metrics[k] for k in ("verification_accuracy", "roc_auc", "tar_at_far_1e-3", "open_set_rank1")
+        }
         print(f"done: {self.model_version} {json.dumps(summary)}")
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,7 +73,9 @@ class ModelBundle:
         (folder / "metrics.json").write_text(json.dumps(self.metrics, indent=1, default=float))
         hashes = {name: _sha256(folder / name) for name in _FILES}
         if not self.model_version:
-            self.model_version = make_model_version(self.encoder.config.backbone, hashes["weights.safetensors"], self.run_id)
+            self.model_version = make_model_version(
+                self.encoder.config.backbone, hashes["weights.safetensors"], self.run_id
+            )
         self.created_at = self.created_at or datetime.now(UTC).isoformat(timespec="seconds")
         manifest = {
             "format": BUNDLE_FORMAT,
@@ -163,7 +165,7 @@ def publish_to_s3(folder: str | Path, bucket: str, run_id: str, config: S3Config
 
 
 def _cache_dir(cache_root: str | Path | None, key: str) -> Path:
-    root = Path(cache_root) if cache_root else Path(tempfile.gettempdir()) / "facerec-bundles"
+    root = Path(cache_root or os.environ.get("FACEREC_CACHE_DIR") or Path.home() / ".cache" / "facerec") / "bundles"
     return root / re.sub(r"[^A-Za-z0-9._-]+", "_", key)
 
 

@@ -49,7 +49,8 @@ def verify_lfw(root: str | Path) -> dict[str, list[str]]:
     if (n_images, len(people)) != (LFW_IMAGE_COUNT, LFW_PERSON_COUNT):
         raise DatasetError(
             f"{root} holds {n_images:,} images of {len(people):,} people; the complete LFW deep-funneled release has "
-            f"{LFW_IMAGE_COUNT:,} images of {LFW_PERSON_COUNT:,} people. Re-extract lfw-deepfunneled.tgz or pass --lfw-dir."
+            f"{LFW_IMAGE_COUNT:,} images of {LFW_PERSON_COUNT:,} people. Re-extract lfw-deepfunneled.tgz "
+            "or pass --lfw-dir."
         )
     return people
 
@@ -158,11 +159,12 @@ def resolve_dataset(uri: str, cache_root: str | Path | None = None) -> Path:
                 "(an extracted lfw-deepfunneled folder or the s3:// prefix written by `project_setup.py --upload`)"
             )
         return path
+    import os
     import re
 
     from .storage import S3Config, StorageError, download_folder
 
-    root = Path(cache_root) if cache_root else Path.home() / ".cache" / "facerec" / "datasets"
+    root = Path(cache_root or os.environ.get("FACEREC_CACHE_DIR") or Path.home() / ".cache" / "facerec") / "datasets"
     target = root / re.sub(r"[^A-Za-z0-9._-]+", "_", uri.rstrip("/"))
     marker = target / ".complete"
     if not marker.is_file():

@@ -32,7 +32,9 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> EncoderConfig:
-        return cls(backbone=str(data["backbone"]), embedding_dim=int(data["embedding_dim"]), flip_tta=bool(data["flip_tta"]))
+        return cls(
+            backbone=str(data["backbone"]), embedding_dim=int(data["embedding_dim"]), flip_tta=bool(data["flip_tta"])
+        )
 
 
 def create_backbone(name: str, pretrained: str = "imagenet") -> nn.Module:
@@ -106,6 +108,10 @@ class FaceEncoder(nn.Module):
             key = (name.startswith("backbone."), param.ndim > 1)
             groups.setdefault(key, []).append(param)
         return [
-            {"params": params, "lr": backbone_lr if is_backbone else lr, "weight_decay": weight_decay if decays else 0.0}
+            {
+                "params": params,
+                "lr": backbone_lr if is_backbone else lr,
+                "weight_decay": weight_decay if decays else 0.0,
+            }
             for (is_backbone, decays), params in groups.items()
         ]

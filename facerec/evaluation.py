@@ -27,7 +27,9 @@ class PairSet:
         return sorted({p for pair in self.pairs for p in pair})
 
 
-def positive_pairs(people: dict[str, list[str]], names: Iterable[str], max_per_person: int = 20) -> list[tuple[str, str]]:
+def positive_pairs(
+    people: dict[str, list[str]], names: Iterable[str], max_per_person: int = 20
+) -> list[tuple[str, str]]:
     """All image pairs within each person, at most ``max_per_person`` (the first in sorted file-name order)."""
     pairs: list[tuple[str, str]] = []
     for name in sorted(names):
@@ -35,7 +37,9 @@ def positive_pairs(people: dict[str, list[str]], names: Iterable[str], max_per_p
     return pairs
 
 
-def negative_pairs(people: dict[str, list[str]], names: Iterable[str], count: int, seed: int = 0) -> list[tuple[str, str]]:
+def negative_pairs(
+    people: dict[str, list[str]], names: Iterable[str], count: int, seed: int = 0
+) -> list[tuple[str, str]]:
     """``count`` distinct pairs of images of two different people, drawn with ``RandomState(seed)``."""
     names = sorted(names)
     if len(names) < 2:
@@ -54,7 +58,9 @@ def negative_pairs(people: dict[str, list[str]], names: Iterable[str], count: in
     return pairs
 
 
-def build_pairs(people: dict[str, list[str]], names: list[str], max_positive_per_person: int = 20, seed: int = 0) -> PairSet:
+def build_pairs(
+    people: dict[str, list[str]], names: list[str], max_positive_per_person: int = 20, seed: int = 0
+) -> PairSet:
     positives = positive_pairs(people, names, max_positive_per_person)
     negatives = negative_pairs(people, names, len(positives), seed)
     labels = np.array([True] * len(positives) + [False] * len(negatives))
@@ -130,7 +136,9 @@ def evaluate_test(
     """All test metrics: verification, open-set identification and (given a calibrator) calibration."""
     pair_set = build_pairs(people, test_names, seed=seed)
     gallery_paths, gallery_labels, probe_paths, probe_labels = open_set_protocol(people, test_names, unknown_names)
-    embeddings = embed_paths(encoder, preprocess_config, sorted(set(pair_set.paths) | set(gallery_paths) | set(probe_paths)))
+    embeddings = embed_paths(
+        encoder, preprocess_config, sorted(set(pair_set.paths) | set(gallery_paths) | set(probe_paths))
+    )
     similarities = pair_similarities(embeddings, pair_set)
     metrics: dict = verification_metrics(similarities, pair_set.labels, seed=seed)
     metrics |= open_set_metrics(

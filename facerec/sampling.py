@@ -32,7 +32,9 @@ class PKBatchSampler(Sampler[list[int]]):
     are distinct where the person has enough, otherwise repeated (augmentation makes the copies differ).
     """
 
-    def __init__(self, labels: list[int], people_per_batch: int, images_per_person: int, num_batches: int, seed: int = 0):
+    def __init__(
+        self, labels: list[int], people_per_batch: int, images_per_person: int, num_batches: int, seed: int = 0
+    ):
         by_person: dict[int, list[int]] = {}
         for index, label in enumerate(labels):
             by_person.setdefault(label, []).append(index)

@@ -59,15 +59,19 @@ class TrainConfig:
         """Fail fast, with the reason, on settings that cannot train."""
         problems = []
         if self.images_per_person < 2:
-            problems.append(f"images_per_person must be >= 2 (positives need a second image), got {self.images_per_person}")
+            problems.append(
+                f"images_per_person must be >= 2 (positives need a second image), got {self.images_per_person}"
+            )
         elif self.batch_size % self.images_per_person:
             problems.append(
-                f"batch_size {self.batch_size} is not a multiple of images_per_person {self.images_per_person} (P x K batches)"
+                f"batch_size {self.batch_size} is not a multiple of images_per_person {self.images_per_person} "
+                "(P x K batches)"
             )
         elif self.people_per_batch < 2:
             problems.append(
                 f"batch_size {self.batch_size} holds {self.people_per_batch} person with images_per_person "
-                f"{self.images_per_person}; P x K batches need at least 2 people (batch_size >= {2 * self.images_per_person})"
+                f"{self.images_per_person}; P x K batches need at least 2 people "
+                f"(batch_size >= {2 * self.images_per_person})"
             )
         if n_train_people is not None and self.people_per_batch > n_train_people:
             problems.append(f"a batch needs {self.people_per_batch} people but the train split has {n_train_people}")
@@ -159,8 +163,11 @@ def train(
         total_steps = min(total_steps, config.max_steps)
     eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
     max_seconds = config.max_minutes * 60 if config.max_minutes else math.inf
+    device = next(encoder.parameters()).device
 
-    sampler = PKBatchSampler(dataset.labels, config.people_per_batch, config.images_per_person, steps_per_epoch, config.seed)
+    sampler = PKBatchSampler(
+        dataset.labels, config.people_per_batch, config.images_per_person, steps_per_epoch, config.seed
+    )
     loader = DataLoader(
         dataset,
         batch_sampler=sampler,
@@ -173,7 +180,6 @@ def train(
     )
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     loss_fn = make_loss(config)
-    device = next(encoder.parameters()).device
 
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None
