@@ -109,6 +109,10 @@ class FacialRecognitionTrainFlow(FlowSpec):
             raise ValueError("image_size must be >= 32, crop_fraction in (0, 1], embedding_dim >= 2")
         if not self.dataset.startswith("s3://"):
             resolve_dataset(self.dataset)
+        if self.bucket:  # find out now, not after training, that the model cannot be published
+            from facerec.storage import S3Config, ensure_bucket
+
+            ensure_bucket(S3Config.from_env(), self.bucket)
         self.next(self.split)
 
     @step

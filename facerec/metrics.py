@@ -35,7 +35,7 @@ def kfold_verification_accuracy(
     """Mean and std of accuracy over folds (each thresholded on the other folds), and the mean threshold."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=bool)
-    folds = np.array_split(np.random.RandomState(seed).permutation(len(scores)), n_folds)
+    folds = np.array_split(np.random.RandomState(seed).permutation(len(scores)), min(n_folds, len(scores)))
     accuracies, thresholds = [], []
     for k, test_idx in enumerate(folds):
         train_idx = np.concatenate([f for j, f in enumerate(folds) if j != k])

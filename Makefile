@@ -1,0 +1,46 @@
+# Everything runs inside .venv; `make dev-venv` creates it from the pinned requirements.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Metaflow refuses the user name "root" (containers, CI)
+export METAFLOW_USER ?= facerec
+
+.PHONY: dev-venv setup train train-quick test test-fast lint format bench-train clean
+
+dev-venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	# these two pin old or huge dependency sets; what we import needs only what requirements.txt installed
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+	touch $@
+
+setup: dev-venv
+	$(BIN)/python project_setup.py
+
+# the default training run: full LFW, about 40 minutes on 2 CPU cores
+train: setup
+	$(BIN)/python metaflow_train.py run
+
+# a few minutes: 60 people per split part, 128 px, 4-minute budget (a usable demo model, not a good one)
+train-quick: setup
+	$(BIN)/python metaflow_train.py run --max_people 60 --image_size 128 --max_minutes 4
+
+test: dev-venv
+	$(BIN)/python -m pytest
+
+test-fast: dev-venv
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: dev-venv
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: dev-venv
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench-train: setup
+	$(BIN)/python bench/train_benchmark.py
+
+clean:
+	rm -rf .pytest_cache .ruff_cache

@@ -1,0 +1,141 @@
+"""Training benchmark: the default flow run on this machine, next to untrained ImageNet Lite0 features.
+
+    python bench/train_benchmark.py                  # runs `metaflow_train.py run` with the defaults (~45 min)
+    python bench/train_benchmark.py --run-id 123     # reports an existing run instead
+
+Writes bench/results/train_benchmark.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("METAFLOW_USER", "facerec")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from facerec.calibration import IsotonicCalibrator  # noqa: E402
+from facerec.data import PersonSplit, resolve_dataset, scan_people  # noqa: E402
+from facerec.encoder import EncoderConfig, create_backbone  # noqa: E402
+from facerec.evaluation import build_pairs, evaluate_test, evaluate_verification  # noqa: E402
+from facerec.transforms import PreprocessConfig  # noqa: E402
+
+FLOW = "FacialRecognitionTrainFlow"
+SHOWN = [
+    ("verification_accuracy", "verification acc", "{:.1%}"),
+    ("roc_auc", "ROC AUC", "{:.4f}"),
+    ("tar_at_far_1e-3", "TAR@FAR 1e-3", "{:.1%}"),
+    ("tar_at_far_1e-2", "TAR@FAR 1e-2", "{:.1%}"),
+    ("open_set_rank1", "open-set rank-1", "{:.1%}"),
+    ("open_set_known_vs_unknown_auc", "known/unknown AUC", "{:.4f}"),
+    ("ece_15_bins", "ECE (15 bins)", "{:.4f}"),
+    ("brier", "Brier", "{:.4f}"),
+]
+
+
+class ImageNetFeatures(nn.Module):
+    """The pretrained backbone's pooled features, L2-normalised: the no-fine-tuning baseline."""
+
+    def __init__(self):
+        super().__init__()
+        self.config = EncoderConfig(flip_tta=False)
+        self.backbone = create_backbone(self.config.backbone, "imagenet")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.backbone(images), dim=1)
+
+    @torch.inference_mode()
+    def embed(self, images: torch.Tensor, flip_tta: bool | None = None) -> torch.Tensor:
+        self.eval()
+        return self(images)
+
+
+def run_flow(extra_args: list[str]) -> tuple[str, float]:
+    started = time.monotonic()
+    cmd = [sys.executable, str(ROOT / "metaflow_train.py"), "--no-pylint", "run", *extra_args]
+    print("running:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    wall = time.monotonic() - started
+    from metaflow import Flow, namespace
+
+    namespace(None)
+    return Flow(FLOW).latest_successful_run.id, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-id", help="report this finished run instead of starting one")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "train_benchmark.json"))
+    parser.add_argument("flow_args", nargs="*", help="extra flow parameters, after --")
+    args = parser.parse_args()
+
+    from metaflow import Run, namespace
+
+    wall = None
+    run_id = args.run_id
+    if run_id is None:
+        run_id, wall = run_flow(args.flow_args)
+    namespace(None)
+    run = Run(f"{FLOW}/{run_id}")
+    if wall is None and run.finished_at:
+        wall = (run.finished_at - run.created_at).total_seconds()
+    data = run.data
+    split = PersonSplit.from_json(data.split_json)
+    preprocess = PreprocessConfig.from_dict(data.preprocess_config)
+
+    print("evaluating the untrained ImageNet Lite0 baseline on the same pairs ...", flush=True)
+    torch.set_num_threads(os.cpu_count() or 1)
+    people = scan_people(resolve_dataset(data.dataset))
+    baseline = ImageNetFeatures()
+    dev_pairs = build_pairs(people, split.dev, seed=split.seed)
+    baseline_calibrator = IsotonicCalibrator.fit(
+        evaluate_verification(baseline, preprocess, dev_pairs), dev_pairs.labels
+    )
+    baseline_metrics = evaluate_test(
+        baseline, preprocess, people, split.test, split.singles, baseline_calibrator, split.seed
+    )
+
+    train = data.train_result
+    report = {
+        "machine": f"{platform.node()} {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
+        "date": datetime.now(UTC).date().isoformat(),
+        "run": f"{FLOW}/{run_id}",
+        "model_version": data.model_version,
+        "wall_time_s": wall,
+        "train": {k: v for k, v in train.items() if k != "history"},
+        "dev_history": train["history"],
+        "parameters": {
+            k: getattr(data, k) for k in ("image_size", "batch_size", "epochs", "lr", "margin", "max_minutes")
+        },
+        "fine_tuned": {k: v for k, v in data.metrics.items() if k != "reliability"},
+        "imagenet_lite0_baseline": {k: v for k, v in baseline_metrics.items() if k != "reliability"},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+
+    print(f"\n{report['run']}  {report['machine']}  {report['date']}")
+    print(
+        f"wall time {wall / 60:.1f} min; training {train['train_seconds'] / 60:.1f} min, "
+        f"{train['images_per_second']:.1f} images/s, {train['steps']} steps ({train['stop_reason']})"
+    )
+    print(f"\n| metric | ImageNet Lite0, no fine-tuning | fine-tuned ({data.model_version}) |\n|---|---|---|")
+    for key, label, fmt in SHOWN:
+        print(f"| {label} | {fmt.format(baseline_metrics[key])} | {fmt.format(data.metrics[key])} |")
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

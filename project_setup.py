@@ -1,0 +1,149 @@
+"""Find (or download) LFW, verify it, write .env, and optionally upload the dataset to S3.
+
+python project_setup.py                         # uses ../shared/lfw/lfw-deepfunneled when present
+python project_setup.py --lfw-dir /data/lfw-deepfunneled
+python project_setup.py --upload                # also copies LFW to s3://$S3_BUCKET/$LFW_S3_PREFIX
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tarfile
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+from facerec.data import DatasetError, verify_lfw
+
+ROOT = Path(__file__).resolve().parent
+LFW_URL = "http://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz"
+SHARED_LFW = ROOT.parent / "shared" / "lfw" / "lfw-deepfunneled"
+DOWNLOAD_DIR = ROOT / "data"
+
+
+def reachable(url: str, timeout_s: float = 5.0) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 80), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def download_lfw(url: str = LFW_URL, target: Path = DOWNLOAD_DIR) -> Path:
+    """Download and extract the official archive into ``target``; returns the extracted folder."""
+    folder = target / "lfw-deepfunneled"
+    if folder.is_dir():
+        return folder
+    if not reachable(url):
+        raise DatasetError(
+            f"LFW is not on this machine and {urlparse(url).hostname} cannot be reached. Download {url} elsewhere, "
+            "extract it, and run: python project_setup.py --lfw-dir <path to lfw-deepfunneled>"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    archive = target / "lfw-deepfunneled.tgz"
+    print(f"downloading {url} (about 100 MB) ...", flush=True)
+    urllib.request.urlretrieve(url, archive)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    archive.unlink()
+    return folder
+
+
+def find_lfw(lfw_dir: str | None) -> Path:
+    if lfw_dir:
+        return Path(lfw_dir)
+    if os.environ.get("LFW_DIR"):
+        return Path(os.environ["LFW_DIR"])
+    if SHARED_LFW.is_dir():
+        return SHARED_LFW
+    return download_lfw()
+
+
+def write_env(env_path: Path, example_path: Path, updates: dict[str, str]) -> list[str]:
+    """Create or complete ``env_path`` from the example. Values already set in ``env_path`` are never changed;
+    ``updates`` fill keys that are missing or empty. Returns the keys written."""
+    existing = dotenv_values(env_path) if env_path.exists() else {}
+    lines = env_path.read_text().splitlines() if env_path.exists() else []
+    written: list[str] = []
+    if not lines:
+        lines = example_path.read_text().splitlines()
+        existing = {}
+    present = {line.split("=", 1)[0].strip() for line in lines if "=" in line and not line.lstrip().startswith("#")}
+    example_keys = [
+        line.split("=", 1)[0].strip()
+        for line in example_path.read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    ]
+    for key in example_keys:
+        if key not in present:
+            lines.append(f"{key}={dotenv_values(example_path).get(key) or ''}")
+            present.add(key)
+    for key, value in updates.items():
+        if existing.get(key):
+            continue
+        for i, line in enumerate(lines):
+            if line.split("=", 1)[0].strip() == key and not line.lstrip().startswith("#"):
+                lines[i] = f"{key}={value}"
+                break
+        else:
+            lines.append(f"{key}={value}")
+        written.append(key)
+    env_path.write_text("\n".join(lines) + "\n")
+    return written
+
+
+def upload(folder: Path) -> str:
+    from facerec.storage import S3Config, ensure_bucket, upload_folder
+
+    config = S3Config.from_env()
+    if not config.bucket:
+        raise SystemExit(
+            "--upload needs S3_BUCKET (and S3_ENDPOINT_URL / AWS_* keys for MinIO) in .env or the environment"
+        )
+    prefix = os.environ.get("LFW_S3_PREFIX") or "datasets/lfw-deepfunneled"
+    uri = f"s3://{config.bucket}/{prefix}"
+    ensure_bucket(config, config.bucket)
+    print(f"uploading {folder} to {uri} ...", flush=True)
+    count = upload_folder(config, folder, uri, progress=True)
+    print(f"uploaded {count:,} files; train from S3 with: python metaflow_train.py run --dataset {uri}")
+    return uri
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lfw-dir", help="an extracted lfw-deepfunneled folder")
+    parser.add_argument("--upload", action="store_true", help="copy the dataset to s3://$S3_BUCKET/$LFW_S3_PREFIX")
+    parser.add_argument("--env-file", default=str(ROOT / ".env"), help="the .env file to create or complete")
+    args = parser.parse_args(argv)
+    env_path = Path(args.env_file)
+    # values in .env apply to this run too (the environment wins)
+    for key, value in (dotenv_values(env_path) if env_path.exists() else {}).items():
+        if value and not os.environ.get(key):
+            os.environ[key] = value
+    try:
+        folder = find_lfw(args.lfw_dir).resolve()
+        people = verify_lfw(folder)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    n_images = sum(len(v) for v in people.values())
+    print(f"LFW OK: {folder} ({n_images:,} images, {len(people):,} people)")
+    written = write_env(env_path, ROOT / ".env.example", {"LFW_DIR": str(folder)})
+    print(f"{env_path}: " + (f"set {', '.join(written)}" if written else "kept your values"))
+    if args.upload:
+        try:
+            upload(folder)
+        except Exception as exc:  # report any S3 failure as one line, not a traceback
+            print(f"error: upload failed: {exc}", file=sys.stderr)
+            return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import torch
+
+from facerec.data import images_of, split_people
+from facerec.encoder import EncoderConfig, FaceEncoder
+from facerec.evaluation import build_pairs
+from facerec.sampling import PKBatchSampler
+from facerec.training import TrainConfig, make_loss, train
+from facerec.transforms import load_rgb, preprocess
+
+
+def test_pk_sampler_batches_hold_p_people_with_k_images():
+    labels = [0] * 5 + [1] * 2 + [2] * 3 + [3] * 6
+    sampler = PKBatchSampler(labels, people_per_batch=3, images_per_person=4, num_batches=20, seed=1)
+    batches = list(sampler)
+    assert len(batches) == 20
+    for batch in batches:
+        people = [labels[i] for i in batch]
+        assert len(batch) == 12 and len(set(people)) == 3
+        assert all(people.count(p) == 4 for p in set(people))
+        for p in set(people):  # distinct images whenever the person has enough
+            chosen = [i for i in batch if labels[i] == p]
+            assert len(set(chosen)) == min(4, labels.count(p))
+    assert batches == list(PKBatchSampler(labels, 3, 4, 20, seed=1))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"batch_size": 30}, "not a multiple"),
+        ({"batch_size": 4}, "at least 2 people"),
+        ({"images_per_person": 1}, "images_per_person must be >= 2"),
+        ({"augmentation": "extreme"}, "augmentation must be one of"),
+        ({"epochs": 0}, "epochs must be >= 1"),
+    ],
+)
+def test_bad_training_settings_fail_fast(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**changes).validate()
+
+
+@pytest.mark.slow
+def test_short_real_training_lowers_the_loss(lfw_people):
+    """Real backbone, real LFW images: 30 steps lower the batch-hard loss on a fixed batch of training people."""
+    torch.manual_seed(0)
+    split = split_people(lfw_people)
+    train_names = [n for n in split.train if len(lfw_people[n]) >= 4][:16]
+    encoder = FaceEncoder(EncoderConfig())
+    preprocess_config = encoder.default_preprocess(image_size=96)
+    fixed = [item for name in train_names[:8] for item in images_of(lfw_people, [name])[:4]]
+    batch = preprocess([load_rgb(item.path) for item in fixed], preprocess_config)
+    labels = torch.tensor([train_names.index(item.person) for item in fixed])
+    config = TrainConfig(
+        batch_size=32, max_steps=30, epochs=100, lr=2e-3, evals_per_epoch=1, patience=100, augmentation="low"
+    )
+    loss_fn = make_loss(config)
+
+    def fixed_batch_loss() -> float:
+        with torch.no_grad():
+            return loss_fn(encoder.embed(batch, flip_tta=False), labels).item()
+
+    before = fixed_batch_loss()
+    dev_pairs = build_pairs(lfw_people, split.dev[:10])
+    result = train(encoder, lfw_people, train_names, dev_pairs, preprocess_config, config, progress=False)
+    after = fixed_batch_loss()
+    assert result.steps == 30 and result.images_seen == 30 * 32
+    assert after < 0.7 * before, (before, after)
+    assert np.isfinite(result.best_dev_auc) and result.history
