@@ -1,0 +1,36 @@
+"""`python -m api`: load the model and connect the index first, so a bad configuration ends with one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from facerec.settings import Settings
+
+from .main import create_app
+from .service import Service, StartupError
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Run the facerec API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        service = Service.start(Settings())
+    except StartupError as exc:
+        print(f"facerec API cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        uvicorn.run(create_app(service=service), host=args.host, port=args.port, log_level="info")
+    finally:
+        service.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

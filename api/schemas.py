@@ -1,0 +1,88 @@
+"""Response bodies. Every answer carries "error"; failures add "msg" (the seed's shapes)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ErrorResponse(BaseModel):
+    error: bool = True
+    msg: str
+
+
+class IndexResponse(BaseModel):
+    error: bool = False
+    msg: str = "Created"
+    face_id: str
+    name: str
+    model_version: str
+    created_at: str
+    box: list[float] = Field(description="x1, y1, x2, y2 of the enrolled face in the uploaded image")
+    faces_detected: int
+
+
+class CandidateOut(BaseModel):
+    name: str
+    face_id: str
+    similarity: float = Field(description="cosine similarity")
+    probability: float = Field(description="calibrated P(same person)")
+
+
+class FaceOut(BaseModel):
+    box: list[float]
+    detection_probability: float
+    pred: str = Field(description='the best candidate, or "unknown" under the threshold')
+    proba: float
+    candidates: list[CandidateOut]
+
+
+class Prediction(BaseModel):
+    pred: str
+    proba: float
+
+
+class RecognizeResponse(BaseModel):
+    error: bool = False
+    results: Prediction = Field(description="the main (largest) face")
+    faces: list[FaceOut]
+    threshold: float
+    model_version: str
+
+
+class PersonOut(BaseModel):
+    name: str
+    faces: int
+
+
+class PeopleResponse(BaseModel):
+    error: bool = False
+    people: list[PersonOut]
+    total_people: int
+    total_faces: int
+
+
+class DeleteResponse(BaseModel):
+    error: bool = False
+    msg: str = "Deleted"
+    deleted: int
+
+
+class VerifyResponse(BaseModel):
+    error: bool = False
+    similarity: float
+    probability: float
+    same_person: bool
+    threshold: float
+    model_version: str
+
+
+class HealthResponse(BaseModel):
+    status: str
+
+
+class ReadyResponse(BaseModel):
+    status: str
+    model_version: str | None = None
+    index_backend: str | None = None
+    faces: int | None = None
+    detail: str | None = None
