@@ -87,3 +87,82 @@ class RcloneS3:
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process)
+
+
+@dataclass
+class NoidaElasticsearch:
+    """noida-db's Elasticsearch 8 API (functional tests only; it is slow at scale)."""
+
+    data_dir: Path
+    port: int = 0
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> NoidaElasticsearch:
+        import noida_db
+
+        # run the binary itself, not the Python wrapper, so stopping it stops the server
+        binary = Path(noida_db.__file__).with_name("noida-db")
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [str(binary), "start", "--data-dir", str(self.data_dir), "--only", "elasticsearch",
+             "--elasticsearch-port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port, process=self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
+@dataclass
+class UvicornAPI:
+    """The API in its own process (`python -m api`), configured by environment variables."""
+
+    env: dict[str, str]
+    port: int = 0
+    process: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 60) -> UvicornAPI:
+        import httpx
+
+        self.port = free_port()
+        root = Path(__file__).resolve().parents[1]
+        self.log = Path(self.env.get("FACEREC_TEST_LOG", os.devnull))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api", "--port", str(self.port)],
+            cwd=root,
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"API exited with {self.process.returncode}: {self.process.stdout.read()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"API not ready after {timeout_s} s")
+
+    def stop(self) -> str:
+        """Stop and return what the process printed."""
+        if self.process is None:
+            return ""
+        stop(self.process)
+        return self.process.stdout.read() if self.process.stdout else ""

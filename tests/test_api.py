@@ -1,0 +1,293 @@
+"""The service's behaviour, run against both index backends (embedded, and Elasticsearch via noida-db)."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import uuid
+import zlib
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from api.main import create_app
+from api.service import Service
+from facerec.index import FaceRecord
+from facerec.settings import Settings
+
+from .api_fixtures import make_test_bundle
+from .servers import NoidaElasticsearch
+
+ES_URL = os.environ.get("ES_URL")
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory, lfw_people):
+    return make_test_bundle(lfw_people, tmp_path_factory.mktemp("bundle") / "model")
+
+
+@pytest.fixture(scope="session")
+def noida(tmp_path_factory):
+    server = NoidaElasticsearch(tmp_path_factory.mktemp("noida")).start()
+    yield server
+    server.stop()
+
+
+BACKENDS = [
+    "embedded",
+    "noida-elasticsearch",
+    pytest.param(
+        "real-elasticsearch",
+        marks=pytest.mark.skipif(not ES_URL, reason="set ES_URL to run the suite against a real Elasticsearch 8"),
+    ),
+]
+
+
+def settings_for(backend: str, tmp_path, bundle_dir, request, **overrides) -> Settings:
+    values = {
+        "model_uri": str(bundle_dir),
+        "index_path": str(tmp_path / "faces.sqlite3"),
+        "max_upload_bytes": 300_000,
+        "inference_workers": 2,
+        "torch_threads": 1,
+    }
+    if backend != "embedded":
+        es_url = ES_URL if backend == "real-elasticsearch" else request.getfixturevalue("noida").url
+        values |= {"index_backend": "elasticsearch", "es_url": es_url, "es_index": f"faces-test-{uuid.uuid4().hex[:8]}"}
+    return Settings(_env_file=None, **(values | overrides))
+
+
+@pytest.fixture(params=BACKENDS)
+def service(request, tmp_path, bundle_dir):
+    service = Service.start(settings_for(request.param, tmp_path, bundle_dir, request))
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def client(service):
+    with TestClient(create_app(service=service)) as client:
+        yield client
+
+
+def jpeg(path_or_image, **save) -> bytes:
+    image = Image.open(path_or_image) if isinstance(path_or_image, str) else path_or_image
+    buffer = io.BytesIO()
+    image.save(buffer, format=save.pop("format", "JPEG"), **save)
+    return buffer.getvalue()
+
+
+def post_index(client, data: bytes, name: str, **params):
+    return client.post(
+        "/api/v1/index", files={"image": ("face.jpg", data, "image/jpeg")}, data={"name": name}, params=params
+    )
+
+
+def post_recognize(client, data: bytes, **params):
+    return client.post("/api/v1/recognize", files={"image": ("face.jpg", data, "image/jpeg")}, params=params)
+
+
+def test_enrol_then_recognise_the_person_and_list_people(client, lfw_people):
+    tony = Path(lfw_people["Tony_Blair"][0]).read_bytes()
+    response = post_index(client, tony, "Tony Blair")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["error"] is False and body["msg"] == "Created" and body["name"] == "Tony Blair"
+    assert len(body["face_id"]) == 32 and body["model_version"] and body["faces_detected"] >= 1
+    assert post_index(client, Path(lfw_people["Colin_Powell"][0]).read_bytes(), "Colin Powell").status_code == 201
+
+    for detect in ("true", "false"):
+        result = post_recognize(client, tony, detect=detect, k=2)
+        assert result.status_code == 200, result.text
+        answer = result.json()
+        assert answer["results"]["pred"] == "Tony Blair" and answer["results"]["proba"] >= 0.5, answer
+        main = answer["faces"][0]
+        assert len(main["box"]) == 4 and main["candidates"][0]["name"] == "Tony Blair"
+        assert len(main["candidates"]) == 2 and main["candidates"][0]["similarity"] > 0.9
+
+    people = client.get("/api/v1/people").json()
+    assert people["people"] == [{"name": "Colin Powell", "faces": 1}, {"name": "Tony Blair", "faces": 1}]
+    assert (people["total_people"], people["total_faces"]) == (2, 2)
+
+
+def test_a_stranger_is_unknown_never_the_nearest_enrolled_person(client, lfw_people):
+    assert post_index(client, Path(lfw_people["Tony_Blair"][0]).read_bytes(), "Tony Blair").status_code == 201
+    stranger = Path(lfw_people["Serena_Williams"][0]).read_bytes()
+    answer = post_recognize(client, stranger).json()
+    assert answer["results"]["pred"] == "unknown", answer
+    assert answer["faces"][0]["candidates"][0]["name"] == "Tony Blair"  # the nearest, reported as a candidate only
+    # a permissive per-request threshold names the nearest person instead
+    assert post_recognize(client, stranger, threshold=0.0).json()["results"]["pred"] == "Tony Blair"
+
+
+def test_unicode_names_round_trip(client, lfw_people):
+    name = "Zoë Ñúñez-李 🙂"
+    assert post_index(client, Path(lfw_people["Hugo_Chavez"][0]).read_bytes(), name).status_code == 201
+    assert client.get("/api/v1/people").json()["people"] == [{"name": name, "faces": 1}]
+    assert post_recognize(client, Path(lfw_people["Hugo_Chavez"][0]).read_bytes()).json()["results"]["pred"] == name
+    assert client.delete(f"/api/v1/people/{name}").json()["deleted"] == 1
+
+
+def test_deleting_a_person_leaves_nothing_of_them_searchable(client, lfw_people):
+    tony = [Path(p).read_bytes() for p in lfw_people["Tony_Blair"][:3]]
+    for data in tony:
+        assert post_index(client, data, "Tony Blair").status_code == 201
+    assert post_index(client, Path(lfw_people["Colin_Powell"][0]).read_bytes(), "Colin Powell").status_code == 201
+    response = client.delete("/api/v1/people/Tony Blair")
+    assert response.status_code == 200 and response.json()["deleted"] == 3
+    for data in tony:
+        candidates = post_recognize(client, data, k=10, threshold=0.0).json()["faces"][0]["candidates"]
+        assert all(c["name"] != "Tony Blair" for c in candidates) and len(candidates) == 1
+    assert client.get("/api/v1/people").json()["people"] == [{"name": "Colin Powell", "faces": 1}]
+    missing = client.delete("/api/v1/people/Tony Blair")
+    assert missing.status_code == 404 and "no person named" in missing.json()["msg"]
+
+
+def test_delete_one_face(client, lfw_people):
+    face_id = post_index(client, Path(lfw_people["Tony_Blair"][0]).read_bytes(), "Tony Blair").json()["face_id"]
+    assert client.delete(f"/api/v1/faces/{face_id}").json() == {"error": False, "msg": "Deleted", "deleted": 1}
+    assert client.delete(f"/api/v1/faces/{face_id}").status_code == 404
+    assert client.get("/api/v1/people").json()["total_faces"] == 0
+
+
+def test_verify_two_images(client, lfw_people):
+    tony = Path(lfw_people["Tony_Blair"][0]).read_bytes()
+    files = {"image1": ("a.jpg", tony, "image/jpeg"), "image2": ("b.jpg", tony, "image/jpeg")}
+    body = client.post("/api/v1/verify", files=files).json()
+    assert body["same_person"] is True and body["similarity"] > 0.99 and 0.5 <= body["probability"] <= 1
+    serena = Path(lfw_people["Serena_Williams"][0]).read_bytes()
+    files["image2"] = ("b.jpg", serena, "image/jpeg")
+    assert client.post("/api/v1/verify", files=files).json()["same_person"] is False
+
+
+def test_several_faces_need_an_explicit_choice(client, lfw_people):
+    pair = Image.new("RGB", (500, 250))
+    pair.paste(Image.open(lfw_people["Tony_Blair"][0]), (0, 0))
+    pair.paste(Image.open(lfw_people["Colin_Powell"][0]).resize((200, 200)), (275, 25))
+    data = jpeg(pair)
+    refused = post_index(client, data, "Someone")
+    assert refused.status_code == 422 and "faces found" in refused.json()["msg"] and "face=" in refused.json()["msg"]
+    chosen = post_index(client, data, "Tony Blair", face=0)
+    assert chosen.status_code == 201 and chosen.json()["box"][2] <= 260  # the larger face, on the left
+    answer = post_recognize(client, data).json()
+    assert len(answer["faces"]) >= 2 and answer["results"]["pred"] == "Tony Blair"
+    assert post_index(client, data, "Nobody", face=9).status_code == 422
+
+
+def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + chunk(b"IEND", b"")
+    )
+
+
+def bad_uploads(lfw_people) -> dict[str, tuple[bytes, str, int, str]]:
+    real = Path(lfw_people["Tony_Blair"][0]).read_bytes()
+    blank = jpeg(Image.new("RGB", (320, 240), (128, 128, 128)))
+    return {
+        "empty": (b"", "Tony", 422, "empty"),
+        "text as jpg": (b"hello, I am not an image\n" * 10, "Tony", 422, "not a readable image"),
+        "truncated jpeg": (real[: len(real) // 2], "Tony", 422, "truncated"),
+        "decompression bomb": (png_bomb(), "Tony", 422, "pixels"),
+        "over the size limit": (os.urandom(400_000), "Tony", 413, "limit"),
+        "no face": (blank, "Tony", 422, "no face"),
+        "empty name": (real, "   ", 422, "name is empty"),
+        "overlong name": (real, "x" * 500, 422, "limit is 128"),
+        "control characters": (real, "Tony\x00Blair", 422, "control"),
+        "newline in name": (real, "Tony\nBlair", 422, "control"),
+    }
+
+
+def test_bad_input_gets_a_clear_4xx_and_changes_nothing(client, lfw_people):
+    assert post_index(client, Path(lfw_people["Colin_Powell"][0]).read_bytes(), "Colin Powell").status_code == 201
+    before = client.get("/api/v1/people").json()
+    for case, (data, name, status, message) in bad_uploads(lfw_people).items():
+        response = post_index(client, data, name)
+        assert response.status_code == status, (case, response.text)
+        body = response.json()
+        assert body["error"] is True and message in body["msg"], (case, body)
+        if name == "Tony":
+            recognised = post_recognize(client, data)
+            assert 400 <= recognised.status_code < 500, (case, recognised.text)
+    missing_name = client.post("/api/v1/index", files={"image": ("a.jpg", b"x", "image/jpeg")})
+    assert missing_name.status_code == 422 and "name" in missing_name.json()["msg"]
+    missing_image = client.post("/api/v1/index", data={"name": "Tony"})
+    assert missing_image.status_code == 422 and "image" in missing_image.json()["msg"]
+    assert client.get("/api/v1/people").json() == before
+
+
+def test_image_formats_modes_and_exif_orientation(client, lfw_people):
+    path = lfw_people["Gerhard_Schroeder"][0]
+    assert post_index(client, Path(path).read_bytes(), "Gerhard").status_code == 201
+    face = Image.open(path).convert("RGB")
+    rgba = face.convert("RGBA")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: viewers turn it 90 degrees clockwise
+    variants = {
+        "png rgba": jpeg(rgba, format="PNG"),
+        "grayscale": jpeg(face.convert("L")),
+        "cmyk": jpeg(face.convert("CMYK")),
+        "webp": jpeg(face, format="WEBP", quality=90),
+        "exif rotated": jpeg(face.transpose(Image.Transpose.ROTATE_90), exif=exif),
+    }
+    for variant, data in variants.items():
+        answer = post_recognize(client, data)
+        assert answer.status_code == 200, (variant, answer.text)
+        assert answer.json()["results"]["pred"] == "Gerhard", (variant, answer.json())
+
+
+def test_searching_vectors_of_another_model_is_refused_until_reindexed(client, service, lfw_people):
+    post_index(client, Path(lfw_people["Tony_Blair"][0]).read_bytes(), "Tony Blair")
+    old = next(iter(service.recognizer.index.records()))
+    service.recognizer.index.add([FaceRecord("Old Tony", old.vector, "older-model-v0", crop_jpeg=old.crop_jpeg)])
+    refused = post_recognize(client, Path(lfw_people["Tony_Blair"][0]).read_bytes())
+    assert refused.status_code == 409 and "older-model-v0" in refused.json()["msg"]
+    assert "facerec.reindex" in refused.json()["msg"]
+    assert service.recognizer.reindex() == 1
+    answer = post_recognize(client, Path(lfw_people["Tony_Blair"][0]).read_bytes(), k=5)
+    assert answer.status_code == 200 and {c["name"] for c in answer.json()["faces"][0]["candidates"]} == {
+        "Tony Blair",
+        "Old Tony",
+    }
+
+
+def test_health_ready_metrics_and_docs(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready").json()
+    assert ready["status"] == "ready" and ready["faces"] == 0
+    client.get("/api/v1/people")
+    metrics = client.get("/metrics").text
+    assert 'facerec_requests_total{method="GET",route="/api/v1/people",status="200"} 1.0' in metrics
+    assert "facerec_faces_indexed 0.0" in metrics and "facerec_request_seconds_bucket" in metrics
+    assert client.get("/docs").status_code == 200 and "/api/v1/recognize" in client.get("/openapi.json").text
+
+
+def test_api_key_guards_mutating_and_recognising_routes(tmp_path, bundle_dir, lfw_people, request):
+    settings = settings_for("embedded", tmp_path, bundle_dir, request, api_key="s3cret")
+    service = Service.start(settings)
+    try:
+        with TestClient(create_app(service=service)) as client:
+            data = Path(lfw_people["Tony_Blair"][0]).read_bytes()
+            for headers in ({}, {"X-API-Key": "wrong"}):
+                for response in (
+                    client.post("/api/v1/index", files={"image": ("a.jpg", data)}, data={"name": "T"}, headers=headers),
+                    client.post("/api/v1/recognize", files={"image": ("a.jpg", data)}, headers=headers),
+                    client.delete("/api/v1/people/T", headers=headers),
+                ):
+                    assert response.status_code == 401 and "X-API-Key" in response.json()["msg"]
+            assert client.get("/api/v1/people").json()["total_faces"] == 0
+            ok = client.post(
+                "/api/v1/index", files={"image": ("a.jpg", data)}, data={"name": "T"}, headers={"X-API-Key": "s3cret"}
+            )
+            assert ok.status_code == 201
+    finally:
+        service.close()
