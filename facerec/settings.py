@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     # index
     index_backend: Literal["embedded", "elasticsearch"] = "embedded"
     index_path: str = Field("artifacts/faces.sqlite3", description="SQLite file of the embedded index")
+    ivf_min_vectors: int = Field(200_000, ge=1, description="embedded index: approximate (IVF) search from this size")
+    ivf_nprobe: int = Field(32, ge=1, description="embedded index: IVF cells searched per query")
     es_url: str = "http://localhost:9200"
     es_index: str = "faces"
     es_username: str | None = None

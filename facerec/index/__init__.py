@@ -12,7 +12,7 @@ def create_index(settings, dim: int, model_version: str) -> FaceIndex:
     if settings.index_backend == "embedded":
         from .embedded import EmbeddedIndex
 
-        return EmbeddedIndex(settings.index_path, dim, model_version)
+        return EmbeddedIndex(settings.index_path, dim, model_version, settings.ivf_min_vectors, settings.ivf_nprobe)
     from .elastic import ElasticsearchIndex
 
     return ElasticsearchIndex(

@@ -31,11 +31,29 @@ CREATE INDEX IF NOT EXISTS faces_name ON faces (name);
 """
 
 
+def build_faiss_index(vectors: np.ndarray, dim: int, ivf_min_vectors: int, nprobe: int) -> faiss.Index:
+    """Exact inner-product search up to ``ivf_min_vectors``; above, an inverted-file index (k-means cells, ``nprobe``
+    of them searched per query) trained on the stored vectors: 1M exact searches cost ~60 ms per query on one core."""
+    if len(vectors) < ivf_min_vectors:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    nlist = int(4 * np.sqrt(len(vectors)))
+    quantizer = faiss.IndexFlatIP(dim)
+    ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = vectors[np.random.RandomState(0).choice(len(vectors), min(len(vectors), nlist * 64), replace=False)]
+    ivf.train(sample)
+    ivf.nprobe = nprobe
+    return ivf
+
+
 class EmbeddedIndex(FaceIndex):
-    def __init__(self, path: str | Path, dim: int, model_version: str):
+    def __init__(
+        self, path: str | Path, dim: int, model_version: str, ivf_min_vectors: int = 200_000, nprobe: int = 32
+    ):
         self.path = Path(path)
         self.dim = dim
         self.model_version = model_version
+        self.ivf_min_vectors = ivf_min_vectors
+        self.nprobe = nprobe
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._faiss: faiss.IndexIDMap2 | None = None
@@ -54,16 +72,20 @@ class EmbeddedIndex(FaceIndex):
         self._rebuild()
 
     def _rebuild(self) -> None:
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        ids_parts, vector_parts = [], []
         meta: dict[int, tuple[str, str]] = {}
         rows = self._db.execute(
             "SELECT id, face_id, name, vector FROM faces WHERE model_version = ? ORDER BY id", (self.model_version,)
         )
-        while batch := rows.fetchmany(10_000):
-            ids = np.array([r[0] for r in batch], dtype=np.int64)
-            vectors = np.stack([np.frombuffer(r[3], dtype=np.float32) for r in batch])
-            index.add_with_ids(vectors, ids)
+        while batch := rows.fetchmany(50_000):
+            ids_parts.append(np.array([r[0] for r in batch], dtype=np.int64))
+            vector_parts.append(np.frombuffer(b"".join(r[3] for r in batch), dtype=np.float32).reshape(-1, self.dim))
             meta.update({r[0]: (r[1], r[2]) for r in batch})
+        ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
+        vectors = np.concatenate(vector_parts) if vector_parts else np.zeros((0, self.dim), dtype=np.float32)
+        index = build_faiss_index(vectors, self.dim, self.ivf_min_vectors, self.nprobe)
+        if len(ids):
+            index.add_with_ids(vectors, ids)
         self._faiss, self._meta = index, meta
 
     def _check_dims(self, vectors: np.ndarray) -> np.ndarray:
