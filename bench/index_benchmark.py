@@ -129,7 +129,8 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=1))
     print(f"{report['machine']}  {report['date']}  dim {dim}\n")
     print(
-        "| faces | index | nprobe | p50 ms | p99 ms | recall@1 | build s | vectors MB |\n|---|---|---|---|---|---|---|---|"
+        "| faces | index | nprobe | p50 ms | p99 ms | recall@1 | build s | vectors MB |\n"
+        "|---|---|---|---|---|---|---|---|"
     )
     for r in rows:
         print(
