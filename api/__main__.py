@@ -20,6 +20,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # the client logs each retry with a traceback; failures reach the operator as one message from the index instead
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     try:
         service = Service.start(Settings())
     except StartupError as exc:

@@ -70,7 +70,9 @@ class ElasticsearchIndex(FaceIndex):
             retry_on_timeout=True,
         )
         if not self._call("a ping", self._es.ping):
-            raise IndexUnavailable(f"Elasticsearch at {self.url} does not answer (check ES_URL and credentials)")
+            raise IndexUnavailable(
+                f"Elasticsearch at {self.url} is unreachable: no answer to a ping (check ES_URL, credentials)"
+            )
         if not self._call("an index check", self._es.indices.exists, index=self.index):
             try:
                 self._es.indices.create(index=self.index, mappings=mapping(self.dim))
