@@ -100,6 +100,18 @@ class FacialRecognitionTrainFlow(FlowSpec):
             torch.set_num_threads(self.num_threads)
         return FaceEncoder(EncoderConfig(self.backbone, self.embedding_dim, self.flip_tta), pretrained=pretrained)
 
+    def _people_and_split(self):
+        from facerec.data import PersonSplit, resolve_dataset, scan_people
+
+        return scan_people(resolve_dataset(self.dataset)), PersonSplit.from_json(self.split_json)
+
+    def _trained_encoder(self):
+        from safetensors.torch import load
+
+        encoder = self._encoder("none")
+        encoder.load_state_dict(load(self.weights))
+        return encoder
+
     @step
     def start(self):
         """Validate every parameter before any expensive work."""
@@ -139,13 +151,11 @@ class FacialRecognitionTrainFlow(FlowSpec):
         from metaflow.cards import Image, Markdown, Table
         from safetensors.torch import save
 
-        from facerec.data import PersonSplit, resolve_dataset, scan_people
         from facerec.evaluation import build_pairs
         from facerec.plots import training_curves
         from facerec.training import train
 
-        people = scan_people(resolve_dataset(self.dataset))
-        split = PersonSplit.from_json(self.split_json)
+        people, split = self._people_and_split()
         encoder = self._encoder(self.pretrained)
         preprocess = encoder.default_preprocess(self.image_size, self.crop_fraction)
         dev_pairs = build_pairs(people, split.dev, seed=self.seed)
@@ -182,18 +192,14 @@ class FacialRecognitionTrainFlow(FlowSpec):
     def evaluate(self):
         """Calibrate on dev pairs, then measure everything on test people."""
         from metaflow.cards import Image, Markdown, Table
-        from safetensors.torch import load
 
         from facerec.calibration import IsotonicCalibrator
-        from facerec.data import PersonSplit, resolve_dataset, scan_people
         from facerec.evaluation import build_pairs, evaluate_test, evaluate_verification
         from facerec.plots import reliability_diagram
         from facerec.transforms import PreprocessConfig
 
-        people = scan_people(resolve_dataset(self.dataset))
-        split = PersonSplit.from_json(self.split_json)
-        encoder = self._encoder("none")
-        encoder.load_state_dict(load(self.weights))
+        people, split = self._people_and_split()
+        encoder = self._trained_encoder()
         preprocess = PreprocessConfig.from_dict(self.preprocess_config)
         dev_pairs = build_pairs(people, split.dev, seed=self.seed)
         calibrator = IsotonicCalibrator.fit(evaluate_verification(encoder, preprocess, dev_pairs), dev_pairs.labels)
@@ -212,18 +218,14 @@ class FacialRecognitionTrainFlow(FlowSpec):
     @step
     def publish(self):
         """Write the bundle to the Metaflow datastore and, with a bucket configured, to S3 with a latest manifest."""
-        from safetensors.torch import load
-
         from facerec.bundle import ModelBundle, bundle_files, publish_to_s3
         from facerec.calibration import IsotonicCalibrator
         from facerec.data import PersonSplit
         from facerec.storage import S3Config
         from facerec.transforms import PreprocessConfig
 
-        encoder = self._encoder("none")
-        encoder.load_state_dict(load(self.weights))
         bundle = ModelBundle(
-            encoder=encoder,
+            encoder=self._trained_encoder(),
             preprocess=PreprocessConfig.from_dict(self.preprocess_config),
             calibrator=IsotonicCalibrator.from_dict(self.calibrator),
             split=PersonSplit.from_json(self.split_json),

