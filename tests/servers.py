@@ -162,9 +162,13 @@ class UvicornAPI:
             time.sleep(0.2)
         raise TimeoutError(f"API not ready after {timeout_s} s")
 
-    def stop(self) -> str:
-        """Stop and return what the process printed."""
+    def stop(self, crash: bool = False) -> str:
+        """Stop (SIGTERM, or SIGKILL to simulate a crash) and return what the process printed."""
         if self.process is None:
             return ""
-        stop(self.process)
+        if crash:
+            self.process.kill()
+            self.process.wait(10)
+        else:
+            stop(self.process)
         return self.process.stdout.read() if self.process.stdout else ""

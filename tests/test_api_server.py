@@ -70,7 +70,7 @@ async def enrol_and_recognise_concurrently(url: str, images: list[bytes], n: int
         return list(results[:-1]), results[-1]
 
 
-def test_200_concurrent_enrolments_are_all_stored_and_survive_a_restart(tmp_path, bundle_dir, lfw_people):  # noqa: F811
+def test_200_concurrent_enrolments_are_all_stored_and_survive_a_crash(tmp_path, bundle_dir, lfw_people):  # noqa: F811
     env = {"MODEL_URI": str(bundle_dir), "INDEX_PATH": str(tmp_path / "faces.sqlite3"), "INFERENCE_WORKERS": "2"}
     images = [Path(p).read_bytes() for name in ("Tony_Blair", "Colin_Powell") for p in lfw_people[name][:5]]
     api = UvicornAPI(env).start()
@@ -81,7 +81,7 @@ def test_200_concurrent_enrolments_are_all_stored_and_survive_a_restart(tmp_path
         assert all(s in (200, 422) for s in recognised) and 200 in recognised
         assert httpx.get(f"{api.url}/api/v1/people").json()["total_faces"] == 200
     finally:
-        api.stop()
+        api.stop(crash=True)  # SIGKILL: every acknowledged enrolment must already be on disk
     restarted = UvicornAPI(env).start()
     try:
         people = httpx.get(f"{restarted.url}/api/v1/people").json()
