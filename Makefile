@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Metaflow refuses the user name "root" (containers, CI)
 export METAFLOW_USER ?= facerec
 
-.PHONY: dev-venv setup train train-quick test test-fast lint format bench-train clean
+.PHONY: dev-venv system-deps setup train train-quick test test-fast lint format bench-train clean
 
 dev-venv: $(VENV)/.installed
 
@@ -15,6 +15,13 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	# these two pin old or huge dependency sets; what we import needs only what requirements.txt installed
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	touch $@
+
+# Debian packages the tests use: docker-compose validates the compose files (no Docker engine needed)
+system-deps:
+	@command -v docker-compose >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
+	  else echo "install docker-compose (e.g. sudo apt-get install docker-compose) to run the deployment tests"; fi; }
 
 setup: dev-venv
 	$(BIN)/python project_setup.py
@@ -27,7 +34,7 @@ train: setup
 train-quick: setup
 	$(BIN)/python metaflow_train.py run --max_people 60 --image_size 128 --max_minutes 4
 
-test: dev-venv
+test: dev-venv system-deps
 	$(BIN)/python -m pytest
 
 test-fast: dev-venv
