@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Metaflow refuses the user name "root" (containers, CI)
 export METAFLOW_USER ?= facerec
 
-.PHONY: dev-venv system-deps setup train train-quick test test-fast lint format bench-train clean
+.PHONY: dev-venv system-deps setup demo train train-quick test test-fast lint format bench-train clean
 
 dev-venv: $(VENV)/.installed
 
@@ -16,15 +16,20 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	touch $@
 
-# Debian packages the tests use: docker-compose validates the compose files (no Docker engine needed)
+# Debian packages the tests use: docker-compose validates the compose files (no Docker engine needed);
+# chromium is the browser Playwright drives (never `playwright install`)
 system-deps:
-	@command -v docker-compose >/dev/null || { \
+	@command -v docker-compose >/dev/null && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
-	  else echo "install docker-compose (e.g. sudo apt-get install docker-compose) to run the deployment tests"; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose chromium >/dev/null; \
+	  else echo "install docker-compose and chromium (sudo apt-get install docker-compose chromium) for the tests"; fi; }
 
 setup: dev-venv
 	$(BIN)/python project_setup.py
+
+# the API + webapp on the embedded index with the sample faces enrolled (trains a quick model first if none exists)
+demo:
+	./demo.sh
 
 # the default training run: full LFW, about 40 minutes on 2 CPU cores
 train: setup

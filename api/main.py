@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from facerec.settings import Settings
 
-from .routes import faces, health
+from .routes import faces, health, model
 from .service import Service
 
 logger = logging.getLogger("facerec.api")
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.state.telemetry = telemetry = Telemetry.create()
     app.include_router(health.router)
     app.include_router(faces.router)
+    app.include_router(model.router)
 
     @app.middleware("http")
     async def observe(request: Request, call_next):

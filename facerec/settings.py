@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     torch_threads: int = Field(0, ge=0, description="torch threads per worker; 0 = cores / inference_workers")
     keep_face_crops: bool = Field(True, description="store each enrolled face crop so `reindex` can re-embed")
 
+    # webapp (streamlit_webapp.py): where it finds the API
+    api_url: str = Field("http://localhost:8000", description="the API's base URL, for the webapp")
+
     def s3(self) -> S3Config:
         return S3Config(
             endpoint_url=self.s3_endpoint_url,
