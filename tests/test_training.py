@@ -57,13 +57,17 @@ def test_short_real_training_lowers_the_loss(lfw_people):
     loss_fn = make_loss(config)
 
     def fixed_batch_loss() -> float:
+        # batch statistics, as in training: 30 steps are too few for BatchNorm's running averages to settle
+        encoder.train()
         with torch.no_grad():
-            return loss_fn(encoder.embed(batch, flip_tta=False), labels).item()
+            return loss_fn(encoder(batch), labels).item()
 
     before = fixed_batch_loss()
     dev_pairs = build_pairs(lfw_people, split.dev[:10])
     result = train(encoder, lfw_people, train_names, dev_pairs, preprocess_config, config, progress=False)
     after = fixed_batch_loss()
     assert result.steps == 30 and result.images_seen == 30 * 32
-    assert after < 0.7 * before, (before, after)
-    assert np.isfinite(result.best_dev_auc) and result.history
+    assert after < 0.8 * before, (before, after)
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert np.isfinite(result.best_dev_auc)

@@ -14,6 +14,7 @@ import pytest
 
 from facerec.bundle import load_bundle
 from facerec.data import split_people
+from facerec.detection import FaceDetector
 from facerec.transforms import load_rgb
 
 from .conftest import ROOT
@@ -57,16 +58,19 @@ def pick_people(bundle_path: Path, people: dict[str, list[str]]) -> tuple[str, s
     webapp, so it uses a pair the toy model gets right.
     """
     bundle = load_bundle(str(bundle_path))
+    detector = FaceDetector()
+
+    def embed(path: str):  # what the page does: detect, align (largest face), embed
+        return bundle.embed([detector.detect(load_rgb(path))[0].crop]).numpy()[0]
+
     test_people = [n for n in split_people(people).test if len(people[n]) >= 2]
     for name in test_people[:60]:
-        first, second = bundle.embed([load_rgb(people[name][0]), load_rgb(people[name][1])]).numpy()
+        first, second = embed(people[name][0]), embed(people[name][1])
         if bundle.calibrator(float(first @ second)) < 0.7:
             continue
         for stranger in test_people:
-            if stranger != name:
-                other = bundle.embed([load_rgb(people[stranger][0])]).numpy()[0]
-                if bundle.calibrator(float(first @ other)) < 0.3:
-                    return name, people[name][0], people[name][1], people[stranger][0]
+            if stranger != name and bundle.calibrator(float(first @ embed(people[stranger][0]))) < 0.3:
+                return name, people[name][0], people[name][1], people[stranger][0]
     raise AssertionError("no usable pair for the fixture model")
 
 
