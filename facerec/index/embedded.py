@@ -89,7 +89,7 @@ class EmbeddedIndex(FaceIndex):
             index.add_with_ids(vectors, ids)
         self._faiss, self._meta = index, meta
 
-    def _check_dims(self, vectors: np.ndarray) -> np.ndarray:
+    def _as_rows(self, vectors: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
 
     def add(self, records: list[FaceRecord]) -> None:
@@ -106,7 +106,7 @@ class EmbeddedIndex(FaceIndex):
                         (
                             r.face_id,
                             r.name,
-                            self._check_dims(r.vector).tobytes(),
+                            self._as_rows(r.vector).tobytes(),
                             r.model_version,
                             r.created_at,
                             r.crop_jpeg,
@@ -120,7 +120,7 @@ class EmbeddedIndex(FaceIndex):
             searchable = [(i, r) for i, r in zip(ids, records, strict=True) if r.model_version == self.model_version]
             if searchable:
                 self._faiss.add_with_ids(
-                    self._check_dims(np.stack([r.vector for _, r in searchable])),
+                    self._as_rows(np.stack([r.vector for _, r in searchable])),
                     np.array([i for i, _ in searchable], dtype=np.int64),
                 )
                 self._meta.update({i: (r.face_id, r.name) for i, r in searchable})
@@ -128,7 +128,7 @@ class EmbeddedIndex(FaceIndex):
     def search(self, vectors: np.ndarray, k: int, model_version: str) -> list[list[Match]]:
         if model_version != self.model_version:
             raise ValueError(f"this index serves model {self.model_version}, not {model_version}")
-        queries = self._check_dims(vectors)
+        queries = self._as_rows(vectors)
         with self._lock:
             if self._faiss.ntotal == 0:
                 return [[] for _ in range(len(queries))]
@@ -185,7 +185,7 @@ class EmbeddedIndex(FaceIndex):
                 for face_id, vector, version in updates:
                     self._db.execute(
                         "UPDATE faces SET vector = ?, model_version = ? WHERE face_id = ?",
-                        (self._check_dims(vector).tobytes(), version, face_id),
+                        (self._as_rows(vector).tobytes(), version, face_id),
                     )
                 self._db.execute("COMMIT")
             except BaseException:
