@@ -89,7 +89,8 @@ def main() -> None:
             with httpx.Client(base_url=api.url, timeout=60) as client:
                 for name in enrolled:
                     files = {"image": ("e.jpg", Path(people[name][0]).read_bytes(), "image/jpeg")}
-                    client.post("/api/v1/index", files=files, data={"name": name}, params={"face": 0}).raise_for_status()
+                    response = client.post("/api/v1/index", files=files, data={"name": name}, params={"face": 0})
+                    response.raise_for_status()
                 timed(client, crop, {"detect": "false"}, 10)  # warm-up
                 timed(client, photo, {}, 5)
                 crop_ms = timed(client, crop, {"detect": "false"}, args.requests)
