@@ -1,4 +1,4 @@
-# The recognition API on CPU. Build: docker build -t facerec-api .   Run: see docker-compose-api.yaml
+# The recognition API (and, with another command, the webapp) on CPU. Build: docker build -t facerec-api .   Run: see docker-compose-api.yaml
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -18,6 +18,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.14.1 t
 COPY pyproject.toml ./
 COPY facerec ./facerec
 COPY api ./api
+COPY streamlit_webapp.py ./
 
 RUN useradd --create-home facerec && mkdir -p /app/artifacts && chown facerec /app/artifacts
 USER facerec
