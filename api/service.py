@@ -56,7 +56,11 @@ class Service:
             workers,
             threads,
         )
-        return cls(settings, recognizer, ThreadPoolExecutor(workers, thread_name_prefix="inference"))
+        # torch's thread count is per OS thread (OpenMP): set it in every worker, or each one runs single-threaded
+        executor = ThreadPoolExecutor(
+            workers, thread_name_prefix="inference", initializer=torch.set_num_threads, initargs=(threads,)
+        )
+        return cls(settings, recognizer, executor)
 
     async def run(self, fn, *args, **kwargs):
         """Run CPU-bound work off the event loop, on the inference executor."""

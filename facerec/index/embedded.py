@@ -132,9 +132,15 @@ class EmbeddedIndex(FaceIndex):
         with self._lock:
             if self._faiss.ntotal == 0:
                 return [[] for _ in range(len(queries))]
-            # single queries are latency-bound: one thread avoids OpenMP start-up costs (32 ms -> 3 ms at 100k)
+            # single queries are latency-bound: one thread avoids OpenMP start-up costs (32 ms -> 3 ms at 100k).
+            # The OpenMP setting is per OS thread and shared with torch's runtime: restore it, or the encoder
+            # running next on this thread is left with one thread.
+            previous = faiss.omp_get_max_threads()
             faiss.omp_set_num_threads(1 if len(queries) == 1 else _FAISS_THREADS)
-            similarities, ids = self._faiss.search(queries, min(k, self._faiss.ntotal))
+            try:
+                similarities, ids = self._faiss.search(queries, min(k, self._faiss.ntotal))
+            finally:
+                faiss.omp_set_num_threads(previous)
             return [
                 [
                     Match(self._meta[i][0], self._meta[i][1], float(s))
