@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,6 +59,8 @@ class EmbeddedIndex(FaceIndex):
         self._db: sqlite3.Connection | None = None
         self._faiss: faiss.IndexIDMap2 | None = None
         self._meta: dict[int, tuple[str, str]] = {}  # faiss id (row id) -> (face_id, name)
+        # faces per model version, kept in memory: the service checks it before every search
+        self._versions: Counter[str] = Counter()
 
     def connect(self) -> None:
         try:
@@ -88,6 +91,7 @@ class EmbeddedIndex(FaceIndex):
         if len(ids):
             index.add_with_ids(vectors, ids)
         self._faiss, self._meta = index, meta
+        self._versions = Counter(dict(self._db.execute("SELECT model_version, COUNT(*) FROM faces GROUP BY 1")))
 
     def _as_rows(self, vectors: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
@@ -117,6 +121,7 @@ class EmbeddedIndex(FaceIndex):
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            self._versions.update(r.model_version for r in records)
             searchable = [(i, r) for i, r in zip(ids, records, strict=True) if r.model_version == self.model_version]
             if searchable:
                 self._faiss.add_with_ids(
@@ -157,10 +162,13 @@ class EmbeddedIndex(FaceIndex):
 
     def _delete(self, where: str, value: str) -> int:
         with self._lock:
-            ids = [r[0] for r in self._db.execute(f"SELECT id FROM faces WHERE {where} = ?", (value,))]
-            if not ids:
+            rows = self._db.execute(f"SELECT id, model_version FROM faces WHERE {where} = ?", (value,)).fetchall()
+            if not rows:
                 return 0
+            ids = [r[0] for r in rows]
             self._db.execute(f"DELETE FROM faces WHERE {where} = ?", (value,))
+            self._versions.subtract(r[1] for r in rows)
+            self._versions = +self._versions  # drop versions with no faces left
             self._faiss.remove_ids(np.array(ids, dtype=np.int64))
             for i in ids:
                 self._meta.pop(i, None)
@@ -174,7 +182,7 @@ class EmbeddedIndex(FaceIndex):
 
     def model_versions(self) -> dict[str, int]:
         with self._lock:
-            return dict(self._db.execute("SELECT model_version, COUNT(*) FROM faces GROUP BY model_version"))
+            return dict(self._versions)
 
     def records(self) -> Iterator[FaceRecord]:
         with self._lock:
