@@ -46,6 +46,15 @@ def call(method: str, path: str, **kwargs) -> dict:
     return body
 
 
+def call_or_report(method: str, path: str, **kwargs) -> dict | None:
+    """``call``, showing a failure on the page instead of raising it."""
+    try:
+        return call(method, path, **kwargs)
+    except ApiError as exc:
+        st.error(str(exc))
+        return None
+
+
 def upright(data: bytes) -> Image.Image:
     return ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
 
@@ -73,10 +82,10 @@ def enrol_tab() -> None:
     upload = st.file_uploader("Photo with one face", type=["jpg", "jpeg", "png", "webp"], key="enrol_file")
     name = st.text_input("Name", key="enrol_name")
     if st.button("Enrol", type="primary", disabled=not (upload and name.strip())):
-        try:
-            body = call("POST", "/api/v1/index", files={"image": (upload.name, upload.getvalue())}, data={"name": name})
-        except ApiError as exc:
-            st.error(str(exc))
+        body = call_or_report(
+            "POST", "/api/v1/index", files={"image": (upload.name, upload.getvalue())}, data={"name": name}
+        )
+        if body is None:
             return
         st.success(f"Enrolled {body['name']} (face {body['face_id'][:8]}, model {body['model_version']})")
         image = upright(upload.getvalue())
@@ -89,10 +98,10 @@ def recognise_tab() -> None:
     k = st.slider("Candidates per face", 1, 10, 3)
     if upload is None:
         return
-    try:
-        body = call("POST", "/api/v1/recognize", files={"image": (upload.name, upload.getvalue())}, params={"k": k})
-    except ApiError as exc:
-        st.error(str(exc))
+    body = call_or_report(
+        "POST", "/api/v1/recognize", files={"image": (upload.name, upload.getvalue())}, params={"k": k}
+    )
+    if body is None:
         return
     main = body["results"]
     if main["pred"] == "unknown":
@@ -113,10 +122,8 @@ def recognise_tab() -> None:
 
 def people_tab() -> None:
     st.subheader("Enrolled people")
-    try:
-        body = call("GET", "/api/v1/people")
-    except ApiError as exc:
-        st.error(str(exc))
+    body = call_or_report("GET", "/api/v1/people")
+    if body is None:
         return
     st.caption(f"{body['total_people']} people, {body['total_faces']} faces")
     if not body["people"]:
@@ -126,21 +133,18 @@ def people_tab() -> None:
     name = st.selectbox("Delete a person", [p["name"] for p in body["people"]])
     sure = st.checkbox(f"Yes, delete every face of {name}")
     if st.button("Delete", disabled=not sure):
-        try:
-            deleted = call("DELETE", f"/api/v1/people/{name}")["deleted"]
-        except ApiError as exc:
-            st.error(str(exc))
+        body = call_or_report("DELETE", f"/api/v1/people/{name}")
+        if body is None:
             return
+        deleted = body["deleted"]
         st.success(f"Deleted {name} ({deleted} faces)")
         st.rerun()
 
 
 def model_tab() -> None:
     st.subheader("Model")
-    try:
-        body = call("GET", "/api/v1/model")
-    except ApiError as exc:
-        st.error(str(exc))
+    body = call_or_report("GET", "/api/v1/model")
+    if body is None:
         return
     st.markdown(f"Version **{body['model_version']}**, created {body['created_at'] or 'unknown'}")
     metrics = body["metrics"]

@@ -53,8 +53,18 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(5)
 
 
+class ServerProcess:
+    """A server this test suite spawned; ``stop`` ends it."""
+
+    process: subprocess.Popen | None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
 @dataclass
-class RcloneS3:
+class RcloneS3(ServerProcess):
     """``rclone serve s3`` over a folder: a real S3 API that checks signatures and persists to disk."""
 
     root: Path
@@ -90,13 +100,9 @@ class RcloneS3:
         )  # fmt: skip
         return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
-
 
 @dataclass
-class NoidaElasticsearch:
+class NoidaElasticsearch(ServerProcess):
     """noida-db's Elasticsearch 8 API (functional tests only; it is slow at scale)."""
 
     data_dir: Path
@@ -117,10 +123,6 @@ class NoidaElasticsearch:
              "--elasticsearch-port", "{port}"]
         )  # fmt: skip
         return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
 
 
 @dataclass
