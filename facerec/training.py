@@ -12,9 +12,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from supertriplets.distance import CosineDistance
 from supertriplets.loss import BatchHardSoftMarginTripletLoss, BatchHardTripletLoss
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -38,6 +40,12 @@ class TrainConfig:
     # cosine-distance margin: embeddings are L2-normalised, so distances lie in [0, 2]
     margin: float = 0.25
     soft_margin: bool = False
+    # weight of an auxiliary CosFace loss over the training identities (0 = triplet loss only)
+    cosface_weight: float = 0.0
+    cosface_margin: float = 0.35
+    cosface_scale: float = 30.0
+    # the class centres are each seen in few batches, so they learn at lr x this
+    cosface_lr_scale: float = 10.0
     warmup_fraction: float = 0.05
     grad_clip_norm: float = 5.0
     evals_per_epoch: int = 3
@@ -81,6 +89,8 @@ class TrainConfig:
             problems.append("lr must be > 0, backbone_lr_scale and weight_decay >= 0")
         if self.margin <= 0 and not self.soft_margin:
             problems.append(f"margin must be > 0, got {self.margin}")
+        if self.cosface_weight < 0 or not 0 <= self.cosface_margin < 1 or self.cosface_scale <= 0:
+            problems.append("cosface_weight must be >= 0, cosface_margin in [0, 1), cosface_scale > 0")
         if not 0 <= self.warmup_fraction < 1:
             problems.append(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
         if self.evals_per_epoch < 1 or self.patience < 1:
@@ -134,6 +144,24 @@ def dev_metrics(encoder: FaceEncoder, preprocess_config: PreprocessConfig, dev_p
     }
 
 
+class CosFaceHead(nn.Module):
+    """Large-margin cosine classifier over the training identities (CosFace, Wang et al. 2018).
+
+    Training only: it pulls each identity's embeddings towards a learned centre and away from all other centres,
+    which every batch sees at once, unlike the triplet loss that sees only the people of its batch.
+    """
+
+    def __init__(self, embedding_dim: int, num_classes: int, scale: float = 30.0, margin: float = 0.35):
+        super().__init__()
+        self.scale, self.margin = scale, margin
+        self.centres = nn.Parameter(torch.randn(num_classes, embedding_dim) * 0.01)
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        cosine = F.linear(embeddings, F.normalize(self.centres, dim=1))
+        penalty = self.margin * F.one_hot(labels, cosine.shape[1]).to(cosine.dtype)
+        return F.cross_entropy(self.scale * (cosine - penalty), labels)
+
+
 def make_loss(config: TrainConfig) -> torch.nn.Module:
     distance = CosineDistance(alredy_l2_normalized_vectors=True)
     if config.soft_margin:
@@ -175,11 +203,22 @@ def train(
         persistent_workers=config.num_workers > 0,
         pin_memory=device.type == "cuda",
     )
-    optimizer = torch.optim.AdamW(
-        encoder.parameter_groups(config.lr, config.lr * config.backbone_lr_scale, config.weight_decay)
-    )
+    groups = encoder.parameter_groups(config.lr, config.lr * config.backbone_lr_scale, config.weight_decay)
+    cosface: CosFaceHead | None = None
+    if config.cosface_weight:
+        cosface = CosFaceHead(encoder.config.embedding_dim, len(label_of), config.cosface_scale, config.cosface_margin)
+        cosface.to(device)
+        centres_lr = config.lr * config.cosface_lr_scale
+        groups.append({"params": list(cosface.parameters()), "lr": centres_lr, "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
-    loss_fn = make_loss(config)
+    triplet_loss = make_loss(config)
+
+    def loss_fn(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        loss = triplet_loss(embeddings, labels)
+        if cosface is not None:
+            loss = loss + config.cosface_weight * cosface(embeddings, labels)
+        return loss
 
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None

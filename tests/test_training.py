@@ -6,7 +6,7 @@ from facerec.data import images_of, split_people
 from facerec.encoder import EncoderConfig, FaceEncoder
 from facerec.evaluation import build_pairs
 from facerec.sampling import PKBatchSampler
-from facerec.training import TrainConfig, make_loss, train
+from facerec.training import CosFaceHead, TrainConfig, make_loss, train
 from facerec.transforms import load_rgb, preprocess
 
 
@@ -33,6 +33,7 @@ def test_pk_sampler_batches_hold_p_people_with_k_images():
         ({"images_per_person": 1}, "images_per_person must be >= 2"),
         ({"augmentation": "extreme"}, "augmentation must be one of"),
         ({"epochs": 0}, "epochs must be >= 1"),
+        ({"cosface_weight": 1.0, "cosface_margin": 1.5}, "cosface_margin in"),
     ],
 )
 def test_bad_training_settings_fail_fast(changes, message):
@@ -71,3 +72,22 @@ def test_short_real_training_lowers_the_loss(lfw_people):
     losses = [h["loss"] for h in result.history]
     assert losses[-1] < 0.5 * losses[0], losses
     assert np.isfinite(result.best_dev_auc)
+
+
+def test_cosface_head_penalises_the_true_class_by_its_margin_and_learns_centres():
+    torch.manual_seed(0)
+    head = CosFaceHead(embedding_dim=8, num_classes=4, scale=10.0, margin=0.35)
+    labels = torch.tensor([0, 1, 2, 3])
+    at_centres = torch.nn.functional.normalize(head.centres.detach(), dim=1)
+    without_margin = CosFaceHead(8, 4, scale=10.0, margin=0.0)
+    without_margin.centres = head.centres
+    assert head(at_centres, labels) > without_margin(at_centres, labels)
+    # embeddings far from their centres: a few steps on the centres alone bring the loss down
+    embeddings = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
+    optimizer = torch.optim.SGD(head.parameters(), lr=1.0)
+    before = head(embeddings, labels).item()
+    for _ in range(20):
+        optimizer.zero_grad()
+        head(embeddings, labels).backward()
+        optimizer.step()
+    assert head(embeddings, labels).item() < 0.5 * before
