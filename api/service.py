@@ -15,6 +15,7 @@ from facerec.bundle import BundleError, load_bundle
 from facerec.detection import FaceDetector
 from facerec.index import IndexBackendError, create_index
 from facerec.recognizer import Recognizer
+from facerec.runtime import create_runtime
 from facerec.settings import Settings
 
 logger = logging.getLogger("facerec.api")
@@ -45,12 +46,23 @@ class Service:
             index.connect()
         except IndexBackendError as exc:
             raise StartupError(str(exc)) from exc
-        detector = FaceDetector(settings.min_face_size, settings.min_face_probability, settings.detection_max_side)
-        detector.load()
-        recognizer = Recognizer(bundle, index, detector, settings.keep_face_crops)
+        detector = FaceDetector(
+            settings.min_face_size,
+            settings.min_face_probability,
+            settings.detection_max_side,
+            settings.inference_runtime,
+            threads,
+        )
+        try:
+            detector.load()
+            runtime = create_runtime(bundle.encoder, bundle.preprocess.image_size, settings.inference_runtime, threads)
+        except Exception as exc:  # export and ONNX Runtime fail in many ways; each ends start-up with one line
+            raise StartupError(f"cannot prepare the {settings.inference_runtime} models: {exc}") from exc
+        recognizer = Recognizer(bundle, index, detector, settings.keep_face_crops, runtime)
         logger.info(
-            "model %s loaded; %s index holds %d faces; %d inference workers x %d torch threads",
+            "model %s loaded (%s runtime); %s index holds %d faces; %d inference workers x %d threads",
             bundle.model_version,
+            runtime.name,
             settings.index_backend,
             index.count(),
             workers,

@@ -57,13 +57,34 @@ def as_face_crop(image: Image.Image) -> DetectedFace:
     return DetectedFace(box=(0.0, 0.0, float(image.width), float(image.height)), probability=1.0, crop=crop)
 
 
+def _run_nets_on_onnx(mtcnn, threads: int) -> None:
+    """Swap MTCNN's three networks for ONNX Runtime twins: the detector's pyramid and crops stay facenet-pytorch's."""
+    import torch
+
+    from .runtime import OnnxModule
+
+    # P-Net is fully convolutional: any image size of the pyramid; R-Net and O-Net take fixed-size crops
+    mtcnn.pnet = OnnxModule(mtcnn.pnet, torch.zeros(1, 3, 60, 80), ["reg", "prob"], (0, 2, 3), threads)
+    mtcnn.rnet = OnnxModule(mtcnn.rnet, torch.zeros(2, 3, 24, 24), ["reg", "prob"], (0,), threads)
+    mtcnn.onet = OnnxModule(mtcnn.onet, torch.zeros(2, 3, 48, 48), ["reg", "landmarks", "prob"], (0,), threads)
+
+
 class FaceDetector:
     """MTCNN, loaded on first use; faces sorted largest first (the first one is the photo's main face)."""
 
-    def __init__(self, min_face_size: int = 40, min_probability: float = 0.9, max_side: int = 1024):
+    def __init__(
+        self,
+        min_face_size: int = 40,
+        min_probability: float = 0.9,
+        max_side: int = 1024,
+        runtime: str = "torch",
+        threads: int = 1,
+    ):
         self.min_face_size = min_face_size
         self.min_probability = min_probability
         self.max_side = max_side
+        self.runtime = runtime
+        self.threads = threads
         self._mtcnn = None
         self._lock = threading.Lock()
 
@@ -72,7 +93,10 @@ class FaceDetector:
             if self._mtcnn is None:
                 from facenet_pytorch import MTCNN
 
-                self._mtcnn = MTCNN(keep_all=True, device="cpu", min_face_size=self.min_face_size, post_process=False)
+                mtcnn = MTCNN(keep_all=True, device="cpu", min_face_size=self.min_face_size, post_process=False)
+                if self.runtime == "onnx":
+                    _run_nets_on_onnx(mtcnn, self.threads)
+                self._mtcnn = mtcnn
             return self._mtcnn
 
     def load(self) -> None:

@@ -71,9 +71,20 @@ class FaceEncoder(nn.Module):
         self.projection = nn.Linear(self.backbone.num_features, config.embedding_dim)
         # BatchNorm before normalisation keeps the projection from collapsing early in triplet training
         self.norm = nn.BatchNorm1d(config.embedding_dim)
+        # oneDNN's convolutions run ~1.4x faster on CPU in NHWC, for training and inference alike
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.norm(self.projection(self.backbone(images))), dim=1)
+        features = self.backbone(images.contiguous(memory_format=torch.channels_last))
+        return F.normalize(self.norm(self.projection(features)), dim=1)
+
+    def inference_forward(self, images: torch.Tensor, flip_tta: bool) -> torch.Tensor:
+        """The inference graph (expects eval mode); also what the ONNX export traces."""
+        if not flip_tta:
+            return self(images)
+        # one forward pass over images and mirrors: a batch of 2N costs less than two batches of N
+        direct, mirrored = self(torch.cat([images, torch.flip(images, dims=[3])])).chunk(2)
+        return F.normalize(direct + mirrored, dim=1)
 
     @torch.inference_mode()
     def embed(self, images: torch.Tensor, flip_tta: bool | None = None) -> torch.Tensor:
@@ -81,15 +92,9 @@ class FaceEncoder(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            if self.config.flip_tta if flip_tta is None else flip_tta:
-                # one forward pass over images and mirrors: a batch of 2N costs less than two batches of N
-                both = self(torch.cat([images, torch.flip(images, dims=[3])]))
-                embeddings = F.normalize(both[: len(images)] + both[len(images) :], dim=1)
-            else:
-                embeddings = self(images)
+            return self.inference_forward(images, self.config.flip_tta if flip_tta is None else flip_tta)
         finally:
             self.train(was_training)
-        return embeddings
 
     def default_preprocess(self, image_size: int = 160, crop_fraction: float = 0.68) -> PreprocessConfig:
         """Normalisation and interpolation as the backbone was pretrained with."""

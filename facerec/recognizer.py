@@ -12,6 +12,8 @@ from PIL import Image
 from .bundle import ModelBundle
 from .detection import DetectedFace, FaceDetector, as_face_crop
 from .index import FaceIndex, FaceRecord
+from .runtime import EmbeddingRuntime, TorchRuntime
+from .transforms import preprocess
 
 UNKNOWN = "unknown"
 
@@ -48,8 +50,16 @@ def crop_to_jpeg(crop: Image.Image) -> bytes:
 
 
 class Recognizer:
-    def __init__(self, bundle: ModelBundle, index: FaceIndex, detector: FaceDetector, keep_face_crops: bool = True):
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        index: FaceIndex,
+        detector: FaceDetector,
+        keep_face_crops: bool = True,
+        runtime: EmbeddingRuntime | None = None,
+    ):
         self.bundle = bundle
+        self.runtime = runtime or TorchRuntime(bundle.encoder)
         self.index = index
         self.detector = detector
         self.keep_face_crops = keep_face_crops
@@ -77,8 +87,9 @@ class Recognizer:
         """All faces of a request in one batch."""
         if not faces:
             return np.zeros((0, self.bundle.encoder.config.embedding_dim), dtype=np.float32)
+        batch = preprocess([face.crop for face in faces], self.bundle.preprocess)
         with self._encode_lock:
-            return self.bundle.embed([face.crop for face in faces]).numpy().astype(np.float32)
+            return self.runtime.embed(batch)
 
     def enroll(self, image: Image.Image, name: str, detect: bool = True, face: int | None = None) -> FaceRecord:
         """Add one face of ``name``; with several faces in the photo, ``face`` (0 = largest) picks one."""

@@ -53,7 +53,10 @@ class Settings(BaseSettings):
     inference_workers: int = Field(1, ge=1, le=64, description="requests decoded/detected/embedded in parallel")
     # measured on 2 cores: in a worker thread one torch thread answered in 38 ms, two in 62 ms (OpenMP teams of
     # non-main threads compete with each other); 0 = cores / inference_workers
-    torch_threads: int = Field(1, ge=0, description="torch threads per inference worker")
+    torch_threads: int = Field(1, ge=0, description="torch / ONNX Runtime threads per inference worker")
+    inference_runtime: Literal["onnx", "torch"] = Field(
+        "onnx", description="runs the encoder and MTCNN's networks: ONNX Runtime (exported at start-up) or torch"
+    )
     keep_face_crops: bool = Field(True, description="store each enrolled face crop so `reindex` can re-embed")
 
     # webapp (streamlit_webapp.py): where it finds the API
