@@ -56,11 +56,14 @@ class FacialRecognitionTrainFlow(FlowSpec):
     weight_decay = Parameter("weight_decay", default=1e-2, help="AdamW weight decay (weights only)")
     margin = Parameter("margin", default=0.25, help="batch-hard triplet margin in cosine distance")
     soft_margin = Parameter("soft_margin", default=False, type=bool, help="soft-margin triplet loss instead")
+    cosface_weight = Parameter(
+        "cosface_weight", default=0.0, help="weight of an auxiliary CosFace loss over training identities (0 = off)"
+    )
     warmup_fraction = Parameter("warmup_fraction", default=0.05, help="linear warm-up share, then cosine decay")
     grad_clip_norm = Parameter("grad_clip_norm", default=5.0, help="gradient clipping (global L2 norm)")
     evals_per_epoch = Parameter("evals_per_epoch", default=2, help="dev evaluations per epoch")
     patience = Parameter("patience", default=3, help="evaluations without a better dev AUC before stopping")
-    max_minutes = Parameter("max_minutes", default=36.0, help="wall-clock budget of the training loop (0 = none)")
+    max_minutes = Parameter("max_minutes", default=38.0, help="wall-clock budget of the training loop (0 = none)")
     max_steps = Parameter("max_steps", default=0, help="stop after this many steps (0 = no limit)")
     augmentation = Parameter("augmentation", default="high", help="none | low | high")
     seed = Parameter("seed", default=42, help="seed of the split, the sampler and the initialisation")
@@ -80,6 +83,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
             weight_decay=self.weight_decay,
             margin=self.margin,
             soft_margin=self.soft_margin,
+            cosface_weight=self.cosface_weight,
             warmup_fraction=self.warmup_fraction,
             grad_clip_norm=self.grad_clip_norm,
             evals_per_epoch=self.evals_per_epoch,
