@@ -44,12 +44,16 @@ def validate_name(raw: str, max_length: int) -> str:
     return name
 
 
-async def read_image(upload: UploadFile, service: Service, field: str = "image") -> Image.Image:
-    """Read an upload within the size limit and decode it (off the event loop)."""
+async def read_upload(upload: UploadFile, service: Service, field: str = "image") -> tuple[bytes, Image.Image]:
+    """Read an upload within the size limit and decode it (off the event loop): its bytes and the image."""
     limit = service.settings.max_upload_bytes
     data = await upload.read(limit + 1)
     try:
-        return await service.run(decode_image, data, limit, service.settings.max_image_pixels)
+        return data, await service.run(decode_image, data, limit, service.settings.max_image_pixels)
     except ImageError as exc:
         status = 413 if len(data) > limit else 422
         raise HTTPException(status, f"{field}: {exc}") from exc
+
+
+async def read_image(upload: UploadFile, service: Service, field: str = "image") -> Image.Image:
+    return (await read_upload(upload, service, field))[1]

@@ -14,9 +14,11 @@ import torch
 from facerec.bundle import BundleError, load_bundle
 from facerec.detection import FaceDetector
 from facerec.index import IndexBackendError, create_index
+from facerec.originals import OriginalsStore
 from facerec.recognizer import Recognizer
 from facerec.runtime import create_runtime
 from facerec.settings import Settings
+from facerec.storage import StorageError
 
 logger = logging.getLogger("facerec.api")
 
@@ -58,7 +60,14 @@ class Service:
             runtime = create_runtime(bundle.encoder, bundle.preprocess.image_size, settings.inference_runtime, threads)
         except Exception as exc:  # export and ONNX Runtime fail in many ways; each ends start-up with one line
             raise StartupError(f"cannot prepare the {settings.inference_runtime} models: {exc}") from exc
-        recognizer = Recognizer(bundle, index, detector, settings.keep_face_crops, runtime)
+        originals = None
+        if settings.originals_uri:
+            try:
+                originals = OriginalsStore(settings.s3(), settings.originals_uri)
+                originals.connect()
+            except (StorageError, ValueError) as exc:
+                raise StartupError(f"cannot use ORIGINALS_URI={settings.originals_uri!r}: {exc}") from exc
+        recognizer = Recognizer(bundle, index, detector, settings.keep_face_crops, runtime, originals)
         logger.info(
             "model %s loaded (%s runtime); %s index holds %d faces; %d inference workers x %d threads",
             bundle.model_version,

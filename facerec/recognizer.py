@@ -11,7 +11,9 @@ from PIL import Image
 
 from .bundle import ModelBundle
 from .detection import DetectedFace, FaceDetector, as_face_crop
+from .images import decode_image
 from .index import FaceIndex, FaceRecord
+from .originals import OriginalsStore
 from .runtime import EmbeddingRuntime, TorchRuntime
 from .transforms import preprocess
 
@@ -57,8 +59,10 @@ class Recognizer:
         detector: FaceDetector,
         keep_face_crops: bool = True,
         runtime: EmbeddingRuntime | None = None,
+        originals: OriginalsStore | None = None,
     ):
         self.bundle = bundle
+        self.originals = originals
         self.runtime = runtime or TorchRuntime(bundle.encoder)
         self.index = index
         self.detector = detector
@@ -96,9 +100,17 @@ class Recognizer:
         return self.enroll_detected(self.faces(image, detect), name, face)[0]
 
     def enroll_detected(
-        self, faces: list[DetectedFace], name: str, face: int | None = None
+        self,
+        faces: list[DetectedFace],
+        name: str,
+        face: int | None = None,
+        original: bytes | None = None,
+        detect: bool = True,
     ) -> tuple[FaceRecord, tuple[float, float, float, float]]:
-        """Enrol one of already detected ``faces``; returns the record and the chosen face's box."""
+        """Enrol one of already detected ``faces``; returns the record and the chosen face's box.
+
+        ``original``: the uploaded photo, kept in the originals store (when configured) under the new face's id.
+        """
         if not faces:
             raise RecognitionError("no face found in the image (send a clearer photo, or detect=false for a face crop)")
         if face is None and len(faces) > 1:
@@ -115,8 +127,30 @@ class Recognizer:
             model_version=self.model_version,
             crop_jpeg=crop_to_jpeg(chosen.crop) if self.keep_face_crops else None,
         )
-        self.index.add([record])
+        keep_original = self.originals is not None and original is not None
+        if keep_original:  # first: a face in the index always has its original
+            self.originals.put(record.face_id, original, chosen.box, detect)
+        try:
+            self.index.add([record])
+        except Exception:
+            if keep_original:
+                self.originals.delete([record.face_id])
+            raise
         return record, chosen.box
+
+    def delete_person(self, name: str) -> int:
+        """Remove every face of ``name`` (and their originals); returns how many faces were removed."""
+        face_ids = self.index.face_ids(name) if self.originals is not None else []
+        deleted = self.index.delete_person(name)
+        if face_ids:
+            self.originals.delete(face_ids)
+        return deleted
+
+    def delete_face(self, face_id: str) -> bool:
+        deleted = self.index.delete_face(face_id)
+        if deleted and self.originals is not None:
+            self.originals.delete([face_id])
+        return deleted
 
     def recognize(
         self, image: Image.Image, k: int = 5, threshold: float = 0.5, detect: bool = True
@@ -159,17 +193,55 @@ class Recognizer:
         similarity = float(np.dot(a, b))
         return similarity, float(self.bundle.calibrator(similarity))
 
-    def reindex(self, batch_size: int = 32) -> int:
-        """Re-embed every stored face crop with this model; returns the number of faces updated."""
+    def reindex(self, source: str = "crops", batch_size: int = 32) -> int:
+        """Re-embed every face of another model version; returns the number of faces updated.
+
+        ``source``: ``crops`` (the aligned crops stored at enrolment) or ``originals`` (the photos kept in S3,
+        detected and aligned again: use it after changing the detector or the alignment too).
+        """
+        if source not in ("crops", "originals"):
+            raise ValueError(f"source must be 'crops' or 'originals', got {source!r}")
+        if source == "originals" and self.originals is None:
+            raise RecognitionError("no originals store is configured (ORIGINALS_URI)")
         pending = [r for r in self.index.records() if r.model_version != self.model_version]
-        missing = [r.face_id for r in pending if r.crop_jpeg is None]
-        if missing:
-            raise RecognitionError(f"{len(missing)} faces have no stored crop to re-embed (KEEP_FACE_CROPS was off)")
+        if source == "crops":
+            missing = [r.face_id for r in pending if r.crop_jpeg is None]
+            if missing:
+                raise RecognitionError(
+                    f"{len(missing)} faces have no stored crop to re-embed (KEEP_FACE_CROPS was off)"
+                )
         updated = 0
         for start in range(0, len(pending), batch_size):
             chunk = pending[start : start + batch_size]
-            crops = [DetectedFace((0, 0, 0, 0), 1.0, Image.open(io.BytesIO(r.crop_jpeg)).convert("RGB")) for r in chunk]
+            if source == "crops":
+                crops = [
+                    DetectedFace((0, 0, 0, 0), 1.0, Image.open(io.BytesIO(r.crop_jpeg)).convert("RGB")) for r in chunk
+                ]
+            else:
+                crops = [self._face_from_original(r.face_id) for r in chunk]
             vectors = self.embed(crops)
             self.index.update_vectors([(r.face_id, v, self.model_version) for r, v in zip(chunk, vectors, strict=True)])
             updated += len(chunk)
         return updated
+
+    def _face_from_original(self, face_id: str) -> DetectedFace:
+        """Detect the enrolled face again in its original photo: the face that overlaps the enrolled box most."""
+        original = self.originals.get(face_id)
+        if original is None:
+            raise RecognitionError(f"no original photo is kept for face {face_id}")
+        # the upload passed the size limits at enrolment; only corrupt storage can fail here
+        image = decode_image(original.data, max_bytes=len(original.data), max_pixels=Image.MAX_IMAGE_PIXELS or 10**9)
+        if not original.detect:
+            return as_face_crop(image)
+        faces = self.detector.detect(image)
+        if not faces:
+            raise RecognitionError(f"the detector finds no face in the original photo of face {face_id}")
+        return max(faces, key=lambda f: box_iou(f.box, original.box))
+
+
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

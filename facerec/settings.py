@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     inference_runtime: Literal["onnx", "torch"] = Field(
         "onnx", description="runs the encoder and MTCNN's networks: ONNX Runtime (exported at start-up) or torch"
     )
+    originals_uri: str | None = Field(
+        None, description="s3://bucket/prefix: keep every enrolled photo there, so `reindex --source originals` works"
+    )
     keep_face_crops: bool = Field(True, description="store each enrolled face crop so `reindex` can re-embed")
 
     # webapp (streamlit_webapp.py): where it finds the API

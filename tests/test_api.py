@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import uuid
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -292,5 +294,54 @@ def test_api_key_guards_mutating_and_recognising_routes(tmp_path, bundle_dir, lf
                 "/api/v1/index", files={"image": ("a.jpg", data)}, data={"name": "T"}, headers={"X-API-Key": "s3cret"}
             )
             assert ok.status_code == 201
+    finally:
+        service.close()
+
+
+def test_original_photos_kept_in_s3_re_embed_and_leave_with_their_faces(tmp_path, bundle_dir, lfw_people, request):
+    s3 = request.getfixturevalue("s3_server")
+    settings = settings_for(
+        "embedded",
+        tmp_path,
+        bundle_dir,
+        request,
+        originals_uri="s3://originals/faces",
+        s3_endpoint_url=s3.endpoint_url,
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+    )
+    stored = s3.root / "originals" / "faces"
+    service = Service.start(settings)
+    try:
+        with TestClient(create_app(service=service)) as client:
+            tony = Path(lfw_people["Tony_Blair"][0]).read_bytes()
+            first = post_index(client, tony, "Tony Blair", face=0).json()["face_id"]
+            second = post_index(client, Path(lfw_people["Tony_Blair"][1]).read_bytes(), "Tony Blair", face=0).json()
+            serena = post_index(client, Path(lfw_people["Serena_Williams"][0]).read_bytes(), "Serena", detect=False)
+            assert (stored / first).read_bytes() == tony
+            assert json.loads((stored / f"{first}.json").read_text())["detect"] is True
+            assert len(list(stored.iterdir())) == 6
+
+            # a "new model": re-embedding from the originals detects and aligns again, and finds the same vectors
+            index = service.recognizer.index
+            before = {r.face_id: r.vector for r in index.records()}
+            index.update_vectors([(f, np.ones(300, np.float32) / np.sqrt(300), "older-model-v0") for f in before])
+            assert service.recognizer.reindex("originals") == 3
+            for record in index.records():
+                assert record.model_version == service.recognizer.model_version
+                assert float(np.dot(record.vector, before[record.face_id])) > 0.9999
+
+            assert client.delete(f"/api/v1/faces/{second['face_id']}").status_code == 200
+            assert not (stored / second["face_id"]).exists()
+            assert client.delete("/api/v1/people/Tony Blair").json()["deleted"] == 1
+            assert sorted(p.name for p in stored.iterdir()) == sorted(
+                [serena.json()["face_id"], f"{serena.json()['face_id']}.json"]
+            )
+
+            # S3 down: the enrolment is refused with a 503 and the index keeps exactly what it had
+            s3.stop()
+            refused = post_index(client, tony, "Tony Blair", face=0)
+            assert refused.status_code == 503 and "original photo" in refused.json()["msg"]
+            assert client.get("/api/v1/people").json()["total_faces"] == 1
     finally:
         service.close()

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Upload
 
 from facerec.index import IndexBackendError
 from facerec.recognizer import RecognitionError, StaleIndexError
+from facerec.storage import StorageError
 
-from ..deps import ServiceDep, read_image, require_api_key, validate_name
+from ..deps import ServiceDep, read_image, read_upload, require_api_key, validate_name
 from ..schemas import (
     CandidateOut,
     DeleteResponse,
@@ -36,7 +37,7 @@ async def call(service, fn, *args, **kwargs):
         raise HTTPException(422, str(exc)) from exc
     except StaleIndexError as exc:
         raise HTTPException(409, str(exc)) from exc
-    except IndexBackendError as exc:
+    except (IndexBackendError, StorageError) as exc:
         raise HTTPException(503, str(exc)) from exc
 
 
@@ -49,12 +50,12 @@ async def index_face(
     face: Annotated[int | None, Query(ge=0, description="which face to enrol when several are found")] = None,
 ) -> IndexResponse:
     person = validate_name(name, service.settings.max_name_length)
-    picture = await read_image(image, service)
+    data, picture = await read_upload(image, service)
     recognizer = service.recognizer
 
     def enroll():
         faces = recognizer.faces(picture, detect)
-        return recognizer.enroll_detected(faces, person, face), len(faces)
+        return recognizer.enroll_detected(faces, person, face, original=data, detect=detect), len(faces)
 
     (record, box), n_faces = await call(service, enroll)
     return IndexResponse(
@@ -140,7 +141,7 @@ async def people(service: ServiceDep) -> PeopleResponse:
 @router.delete("/people/{name}", response_model=DeleteResponse, dependencies=Protected)
 async def delete_person(service: ServiceDep, name: str) -> DeleteResponse:
     person = validate_name(name, service.settings.max_name_length)
-    deleted = await call(service, service.recognizer.index.delete_person, person)
+    deleted = await call(service, service.recognizer.delete_person, person)
     if not deleted:
         raise HTTPException(404, f"no person named {person!r} is enrolled")
     return DeleteResponse(deleted=deleted)
@@ -148,6 +149,6 @@ async def delete_person(service: ServiceDep, name: str) -> DeleteResponse:
 
 @router.delete("/faces/{face_id}", response_model=DeleteResponse, dependencies=Protected)
 async def delete_face(service: ServiceDep, face_id: str) -> DeleteResponse:
-    if not await call(service, service.recognizer.index.delete_face, face_id):
+    if not await call(service, service.recognizer.delete_face, face_id):
         raise HTTPException(404, f"no face with id {face_id!r}")
     return DeleteResponse(deleted=1)

@@ -72,6 +72,10 @@ class FaceIndex(ABC):
     def delete_face(self, face_id: str) -> bool: ...
 
     @abstractmethod
+    def face_ids(self, name: str) -> list[str]:
+        """Ids of every face of ``name``."""
+
+    @abstractmethod
     def model_versions(self) -> dict[str, int]:
         """Model version -> number of faces embedded by it."""
 

@@ -173,6 +173,13 @@ class ElasticsearchIndex(FaceIndex):
                 return False
             raise
 
+    def face_ids(self, name: str) -> list[str]:
+        from elasticsearch.helpers import scan
+
+        query = {"query": {"term": {"name": name}}, "_source": ["face_id"]}
+        hits = self._call("a scan", lambda: list(scan(self._es, index=self.index, query=query)))
+        return [hit["_source"]["face_id"] for hit in hits]
+
     def count(self) -> int:
         return int(self._call("a count", self._es.count, index=self.index)["count"])
 

@@ -180,6 +180,10 @@ class EmbeddedIndex(FaceIndex):
     def delete_face(self, face_id: str) -> bool:
         return self._delete("face_id", face_id) > 0
 
+    def face_ids(self, name: str) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT face_id FROM faces WHERE name = ? ORDER BY id", (name,))]
+
     def model_versions(self) -> dict[str, int]:
         with self._lock:
             return dict(self._versions)
