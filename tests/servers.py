@@ -7,9 +7,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from facerec.storage import S3Config
 
@@ -132,7 +134,7 @@ class UvicornAPI:
     env: dict[str, str]
     port: int = 0
     process: subprocess.Popen | None = None
-    log: Path | None = None
+    _output: IO[str] | None = None
 
     @property
     def url(self) -> str:
@@ -143,19 +145,20 @@ class UvicornAPI:
 
         self.port = free_port()
         root = Path(__file__).resolve().parents[1]
-        self.log = Path(self.env.get("FACEREC_TEST_LOG", os.devnull))
+        # a file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks its logging
+        self._output = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
             [sys.executable, "-m", "api", "--port", str(self.port)],
             cwd=root,
             env={**os.environ, **self.env},
-            stdout=subprocess.PIPE,
+            stdout=self._output,
             stderr=subprocess.STDOUT,
             text=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"API exited with {self.process.returncode}: {self.process.stdout.read()[-2000:]}")
+                raise RuntimeError(f"API exited with {self.process.returncode}: {self.output()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
                     return self
@@ -173,4 +176,9 @@ class UvicornAPI:
             self.process.wait(10)
         else:
             stop(self.process)
-        return self.process.stdout.read() if self.process.stdout else ""
+        return self.output()
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        self._output.seek(0)
+        return self._output.read()
