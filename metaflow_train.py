@@ -59,6 +59,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
     cosface_weight = Parameter(
         "cosface_weight", default=0.0, help="weight of an auxiliary CosFace loss over training identities (0 = off)"
     )
+    ema_decay = Parameter("ema_decay", default=0.0, help="weight moving average kept and evaluated (0 = off)")
     warmup_fraction = Parameter("warmup_fraction", default=0.05, help="linear warm-up share, then cosine decay")
     grad_clip_norm = Parameter("grad_clip_norm", default=5.0, help="gradient clipping (global L2 norm)")
     evals_per_epoch = Parameter("evals_per_epoch", default=2, help="dev evaluations per epoch")
@@ -84,6 +85,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
             margin=self.margin,
             soft_margin=self.soft_margin,
             cosface_weight=self.cosface_weight,
+            ema_decay=self.ema_decay,
             warmup_fraction=self.warmup_fraction,
             grad_clip_norm=self.grad_clip_norm,
             evals_per_epoch=self.evals_per_epoch,

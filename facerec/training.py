@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from supertriplets.distance import CosineDistance
 from supertriplets.loss import BatchHardSoftMarginTripletLoss, BatchHardTripletLoss
+from timm.utils import ModelEmaV3
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -47,6 +48,9 @@ class TrainConfig:
     # the class centres are each seen in few batches, so they learn at lr x this
     cosface_lr_scale: float = 10.0
     warmup_fraction: float = 0.05
+    # exponential moving average of the weights, evaluated and kept instead of the raw weights (0 = off); timm's
+    # warm-up shortens the average early on, so the horizon grows with training (~150 steps after 1,800)
+    ema_decay: float = 0.0
     grad_clip_norm: float = 5.0
     evals_per_epoch: int = 3
     # evaluations without a new best dev AUC before stopping
@@ -91,6 +95,8 @@ class TrainConfig:
             problems.append(f"margin must be > 0, got {self.margin}")
         if self.cosface_weight < 0 or not 0 <= self.cosface_margin < 1 or self.cosface_scale <= 0:
             problems.append("cosface_weight must be >= 0, cosface_margin in [0, 1), cosface_scale > 0")
+        if not 0 <= self.ema_decay < 1:
+            problems.append(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if not 0 <= self.warmup_fraction < 1:
             problems.append(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
         if self.evals_per_epoch < 1 or self.patience < 1:
@@ -213,6 +219,9 @@ def train(
     optimizer = torch.optim.AdamW(groups)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     triplet_loss = make_loss(config)
+    ema = ModelEmaV3(encoder, decay=config.ema_decay, use_warmup=True) if config.ema_decay else None
+    # the weights that are evaluated, selected and returned
+    evaluated = ema.module if ema is not None else encoder
 
     def loss_fn(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         loss = triplet_loss(embeddings, labels)
@@ -237,7 +246,7 @@ def train(
             "epoch": round(epoch, 3),
             "loss": float(np.mean(running_loss)) if running_loss else float("nan"),
             "lr": optimizer.param_groups[0]["lr"],
-            **dev_metrics(encoder, preprocess_config, dev_pairs),
+            **dev_metrics(evaluated, preprocess_config, dev_pairs),
         }
         eval_seconds += time.monotonic() - t0
         record["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -245,7 +254,7 @@ def train(
         result.history.append(record)
         if not record["dev_auc"] <= result.best_dev_auc:  # also true for the first (nan) comparison
             result.best_dev_auc, result.best_step = record["dev_auc"], step
-            best_state = copy.deepcopy(encoder.state_dict())
+            best_state = copy.deepcopy(evaluated.state_dict())
             evals_without_improvement = 0
         else:
             evals_without_improvement += 1
@@ -270,6 +279,8 @@ def train(
             torch.nn.utils.clip_grad_norm_(encoder.parameters(), config.grad_clip_norm)
             optimizer.step()
             step += 1
+            if ema is not None:
+                ema.update(encoder, step)
             result.images_seen += len(labels)
             running_loss.append(loss.item())
             bar.update(1)
