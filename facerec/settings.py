@@ -51,9 +51,10 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, ge=10_000, description="refuse images with more pixels (bombs)")
     max_name_length: int = Field(128, ge=1, le=1024)
     inference_workers: int = Field(1, ge=1, le=64, description="requests decoded/detected/embedded in parallel")
-    # measured on 2 cores: in a worker thread one torch thread answered in 38 ms, two in 62 ms (OpenMP teams of
-    # non-main threads compete with each other); 0 = cores / inference_workers
-    torch_threads: int = Field(1, ge=0, description="torch / ONNX Runtime threads per inference worker")
+    # 0 = cores / inference_workers. Measured on 2 cores with ONNX Runtime, 1 worker: 2 threads answered a crop in
+    # 18.3 ms (p50) and served 63.7 requests/s, 1 thread 22.4 ms and 55.9/s. (With INFERENCE_RUNTIME=torch, 1 thread
+    # per worker was faster: 38 ms against 62 ms, torch's OpenMP teams in worker threads compete.)
+    torch_threads: int = Field(0, ge=0, description="torch / ONNX Runtime threads per inference worker")
     inference_runtime: Literal["onnx", "torch"] = Field(
         "onnx", description="runs the encoder and MTCNN's networks: ONNX Runtime (exported at start-up) or torch"
     )

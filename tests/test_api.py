@@ -138,9 +138,9 @@ def test_unicode_names_round_trip(client, lfw_people):
 
 def test_deleting_a_person_leaves_nothing_of_them_searchable(client, lfw_people):
     tony = [Path(p).read_bytes() for p in lfw_people["Tony_Blair"][:3]]
-    for data in tony:
-        assert post_index(client, data, "Tony Blair").status_code == 201
+    ids = [post_index(client, data, "Tony Blair").json()["face_id"] for data in tony]
     assert post_index(client, Path(lfw_people["Colin_Powell"][0]).read_bytes(), "Colin Powell").status_code == 201
+    assert sorted(client.app.state.service.recognizer.index.face_ids("Tony Blair")) == sorted(ids)
     response = client.delete("/api/v1/people/Tony Blair")
     assert response.status_code == 200 and response.json()["deleted"] == 3
     for data in tony:
@@ -269,6 +269,8 @@ def test_health_ready_metrics_and_docs(client):
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready").json()
     assert ready["status"] == "ready" and ready["faces"] == 0
+    model = client.get("/api/v1/model").json()
+    assert model["runtime"] == "onnx" and model["split_people"] == {"train": 60, "dev": 60, "test": 60}
     client.get("/api/v1/people")
     metrics = client.get("/metrics").text
     assert 'facerec_requests_total{method="GET",route="/api/v1/people",status="200"} 1.0' in metrics

@@ -25,4 +25,5 @@ async def model_info(service: ServiceDep) -> dict:
         "train": {k: v for k, v in train.items() if k != "history"},
         "split_people": {p: len(bundle.split.part(p)) for p in ("train", "dev", "test")},
         "unknown_threshold": service.settings.unknown_threshold,
+        "runtime": service.recognizer.runtime.name,
     }
