@@ -1,4 +1,4 @@
-"""Where served embeddings are computed: ONNX Runtime (default, ~2-3x faster on CPU) or eager torch.
+"""Where served embeddings are computed: ONNX Runtime (default, ~2x faster on CPU) or eager torch.
 
 Both run the same graph with the same weights: :func:`check_equivalence` bounds their difference, and the service
 refuses to start with an ONNX graph that does not reproduce torch's embeddings.
