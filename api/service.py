@@ -48,13 +48,7 @@ class Service:
             index.connect()
         except IndexBackendError as exc:
             raise StartupError(str(exc)) from exc
-        detector = FaceDetector(
-            settings.min_face_size,
-            settings.min_face_probability,
-            settings.detection_max_side,
-            settings.inference_runtime,
-            threads,
-        )
+        detector = FaceDetector.from_settings(settings, threads)
         try:
             detector.load()
             runtime = create_runtime(bundle.encoder, bundle.preprocess.image_size, settings.inference_runtime, threads)

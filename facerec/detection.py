@@ -10,11 +10,15 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from .images import downscale
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 CROP_SIZE = 250
 LFW_BOX_SIDE = 121.5
@@ -87,6 +91,17 @@ class FaceDetector:
         self.threads = threads
         self._mtcnn = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, threads: int = 1) -> FaceDetector:
+        """The detector the service runs, so that every caller (API, reindex) detects and aligns alike."""
+        return cls(
+            settings.min_face_size,
+            settings.min_face_probability,
+            settings.detection_max_side,
+            settings.inference_runtime,
+            threads,
+        )
 
     def _model(self):
         with self._lock:

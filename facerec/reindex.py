@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         index = create_index(settings, bundle.encoder.config.embedding_dim, bundle.model_version)
         index.connect()
         originals = OriginalsStore(settings.s3(), settings.originals_uri) if settings.originals_uri else None
-        detector = FaceDetector(settings.min_face_size, settings.min_face_probability, settings.detection_max_side)
+        detector = FaceDetector.from_settings(settings)
         before = index.model_versions()
         updated = Recognizer(bundle, index, detector, originals=originals).reindex(args.source)
     except (BundleError, IndexBackendError, RecognitionError, StorageError) as exc:
