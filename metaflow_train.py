@@ -9,6 +9,7 @@ All logic lives in the ``facerec`` package; the steps only wire it together.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -45,9 +46,18 @@ class FacialRecognitionTrainFlow(FlowSpec):
         help="'imagenet' (offline file for Lite0, timm hub otherwise), 'none' or a path",
     )
     embedding_dim = Parameter("embedding_dim", default=300, help="embedding size")
-    image_size = Parameter("image_size", default=160, help="encoder input side in pixels (224 costs 2.2x per image)")
-    crop_fraction = Parameter("crop_fraction", default=0.68, help="central share of the face crop fed to the encoder")
-    flip_tta = Parameter("flip_tta", default=True, type=bool, help="average embeddings of the image and its mirror")
+    image_size = Parameter("image_size", default=160, help="training input side in pixels (224 costs 2.2x per image)")
+    crop_fraction = Parameter("crop_fraction", default=0.68, help="central share of the face crop in training")
+    # random-resized-crop training shows faces larger than a plain centre crop does, so the encoder does better
+    # on larger inputs at test time (Touvron et al. 2019, "FixRes"); chosen on dev people with
+    # bench/test_time_resolution.py
+    eval_scale = Parameter(
+        "eval_scale", default=1.3, help="input side for evaluation and serving = image_size x this (160 -> 208 px)"
+    )
+    eval_crop_fraction = Parameter(
+        "eval_crop_fraction", default=0.72, help="face crop share for evaluation and serving (0 = crop_fraction)"
+    )
+    flip_tta = Parameter("flip_tta", default=False, type=bool, help="average embeddings of the image and its mirror")
     epochs = Parameter("epochs", default=10, help="maximum epochs (epoch = one pass worth of training images)")
     batch_size = Parameter("batch_size", default=32, help="images per batch (P people x K images)")
     images_per_person = Parameter("images_per_person", default=4, help="K: images of each person in a batch")
@@ -97,6 +107,10 @@ class FacialRecognitionTrainFlow(FlowSpec):
             num_workers=self.num_workers,
         )
 
+    @property
+    def _eval_image_size(self) -> int:
+        return round(self.image_size * self.eval_scale)
+
     def _encoder(self, pretrained: str):
         import torch
 
@@ -125,8 +139,14 @@ class FacialRecognitionTrainFlow(FlowSpec):
 
         check_fractions((self.train_fraction, self.dev_fraction, self.test_fraction))
         self._train_config().validate()
-        if self.image_size < 32 or not 0 < self.crop_fraction <= 1 or self.embedding_dim < 2:
-            raise ValueError("image_size must be >= 32, crop_fraction in (0, 1], embedding_dim >= 2")
+        fractions = (self.crop_fraction, self.eval_crop_fraction or self.crop_fraction)
+        if min(self.image_size, self._eval_image_size) < 32 or not all(0 < f <= 1 for f in fractions):
+            raise ValueError(
+                "image_size and image_size x eval_scale must be >= 32, crop_fraction and eval_crop_fraction "
+                "in (0, 1] (eval_crop_fraction 0 = crop_fraction)"
+            )
+        if self.embedding_dim < 2:
+            raise ValueError(f"embedding_dim must be >= 2, got {self.embedding_dim}")
         if not self.dataset.startswith("s3://"):
             resolve_dataset(self.dataset)
         if self.bucket:  # find out now, not after training, that the model cannot be published
@@ -174,8 +194,14 @@ class FacialRecognitionTrainFlow(FlowSpec):
         result = train(encoder, people, split.train, dev_pairs, preprocess, self._train_config(), on_eval=log)
         self.weights = save({k: v.contiguous() for k, v in encoder.state_dict().items()})
         self.encoder_config = encoder.config.to_dict()
-        self.preprocess_config = preprocess.to_dict()
-        self.train_result = result.to_dict()
+        # the bundle carries the evaluation/serving input; the training input is kept for the record
+        serving = dataclasses.replace(
+            preprocess,
+            image_size=self._eval_image_size,
+            crop_fraction=self.eval_crop_fraction or self.crop_fraction,
+        )
+        self.preprocess_config = serving.to_dict()
+        self.train_result = result.to_dict() | {"preprocess": preprocess.to_dict()}
         current.card.append(
             Markdown(
                 f"# Training\n{result.steps} steps, {result.images_seen:,} images, "

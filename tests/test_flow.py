@@ -73,6 +73,7 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         "bundle = load_bundle(sys.argv[1])\n"
         "e = bundle.embed([load_rgb(sys.argv[2])])\n"
         "print(json.dumps({'version': bundle.model_version, 'shape': list(e.shape), 'norm': float(e.norm()),\n"
+        "                  'input': bundle.preprocess.image_size, 'train': bundle.metrics['train']['preprocess'],\n"
         "                  'test_people': len(bundle.split.test), 'metrics': sorted(bundle.metrics)}))\n"
     )
     fresh_cache = flow_env(tmp_path / "fresh", s3_server.env(BUCKET))
@@ -88,6 +89,8 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         assert info["version"] == latest["model_version"]
         assert info["shape"] == [1, 300] and abs(info["norm"] - 1) < 1e-5
         assert info["test_people"] == 6
+        # served (and evaluated) at eval_scale x the training input
+        assert info["input"] == 83 and info["train"]["image_size"] == 64
         assert {"verification_accuracy", "roc_auc", "tar_at_far_1e-3", "open_set_rank1", "ece_15_bins"} <= set(
             info["metrics"]
         )
@@ -100,6 +103,7 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         (["--batch_size", "6"], "not a multiple of images_per_person"),
         (["--batch_size", "4"], "at least 2 people"),
         (["--dataset", "/nonexistent/lfw"], "dataset folder not found"),
+        (["--eval_crop_fraction", "1.5"], "eval_crop_fraction in (0, 1]"),
     ],
 )
 def test_bad_parameters_fail_fast_with_a_clear_message(tmp_path, args, message):
