@@ -117,7 +117,20 @@ def main() -> None:
         "train": {k: v for k, v in train.items() if k != "history"},
         "dev_history": train["history"],
         "parameters": {
-            k: getattr(data, k) for k in ("image_size", "batch_size", "epochs", "lr", "margin", "max_minutes")
+            k: getattr(data, k)
+            for k in (
+                "image_size",
+                "crop_fraction",
+                "eval_scale",
+                "eval_crop_fraction",
+                "flip_tta",
+                "batch_size",
+                "epochs",
+                "lr",
+                "margin",
+                "max_minutes",
+            )
+            if k in data
         },
         "fine_tuned": {k: v for k, v in data.metrics.items() if k != "reliability"},
         "imagenet_lite0_baseline": {k: v for k, v in baseline_metrics.items() if k != "reliability"},

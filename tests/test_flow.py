@@ -52,7 +52,7 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
     result = run_flow(
         tmp_path,
         "--dataset", dataset_uri, "--max_people", "10", "--max_steps", "3", "--image_size", "64",
-        "--batch_size", "16", "--evals_per_epoch", "1", "--bucket", BUCKET,
+        "--batch_size", "16", "--evals_per_epoch", "1", "--eval_scale", "1.3", "--bucket", BUCKET,
         env_extra=s3_server.env(BUCKET),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
