@@ -13,13 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -29,6 +25,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.reporting import environment, write_report  # noqa: E402
 from facerec.data import scan_people  # noqa: E402
 from tests.servers import UvicornAPI  # noqa: E402
 
@@ -111,8 +108,7 @@ def main() -> None:
         }
 
     report = {
-        "machine": f"{platform.node()} {os.cpu_count()} CPU cores",
-        "date": datetime.now(UTC).date().isoformat(),
+        **environment(),
         "model": args.model,
         "service_env": service_env,
         "enrolled_faces": len(enrolled),
@@ -120,9 +116,7 @@ def main() -> None:
         "photo_640px_with_detection": stats(photo_ms),
         "throughput_crops": {"clients": args.clients, "requests_per_s": rps, "errors": errors},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    out = write_report(report, args.out)
     print(f"{report['machine']}  {report['date']}  model {args.model}  {service_env or 'default settings'}\n")
     print("| case | p50 ms | p99 ms |\n|---|---|---|")
     for key in ("crop_250px_detect_false", "photo_640px_with_detection"):

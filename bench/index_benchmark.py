@@ -10,13 +10,10 @@ noisy copies of the same real faces. Writes bench/results/index_benchmark.json a
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import resource
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import faiss
@@ -25,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.reporting import environment, write_report  # noqa: E402
 from facerec.index.embedded import build_faiss_index  # noqa: E402
 
 
@@ -117,16 +115,13 @@ def main() -> None:
         del index, vectors
 
     report = {
-        "machine": f"{platform.node()} {os.cpu_count()} CPU cores",
-        "date": datetime.now(UTC).date().isoformat(),
+        **environment(),
         "model": args.model or "untrained encoder (ImageNet Lite0 + random projection)",
         "dim": dim,
         "noise": args.noise,
         "rows": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    out = write_report(report, args.out)
     print(f"{report['machine']}  {report['date']}  dim {dim}\n")
     print(
         "| faces | index | nprobe | p50 ms | p99 ms | recall@1 | build s | vectors MB |\n"

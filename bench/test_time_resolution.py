@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
+from bench.reporting import environment, write_report  # noqa: E402
 from facerec.bundle import load_bundle  # noqa: E402
 from facerec.data import resolve_dataset, scan_people  # noqa: E402
 from facerec.evaluation import build_pairs, embed_paths, open_set_protocol, pair_similarities  # noqa: E402
@@ -111,8 +109,7 @@ def main() -> None:
         print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in rows[-1].items()), flush=True)
 
     report = {
-        "machine": f"{platform.node()} {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
-        "date": datetime.now(UTC).date().isoformat(),
+        **environment(),
         "model": args.model,
         "model_version": bundle.model_version,
         "trained_with": train_preprocess,
@@ -123,9 +120,7 @@ def main() -> None:
         "dev_rank1_probes": len(probe_paths),
         "results": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    out = write_report(report, args.out)
 
     print(f"\n{args.model}  {report['machine']}  {report['date']}  (trained with {train_preprocess})")
     print(

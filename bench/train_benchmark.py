@@ -9,13 +9,10 @@ Writes bench/results/train_benchmark.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +23,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+from bench.reporting import environment, write_report  # noqa: E402
 from facerec.calibration import IsotonicCalibrator  # noqa: E402
 from facerec.data import PersonSplit, resolve_dataset, scan_people  # noqa: E402
 from facerec.encoder import EncoderConfig, create_backbone  # noqa: E402
@@ -109,8 +107,7 @@ def main() -> None:
 
     train = data.train_result
     report = {
-        "machine": f"{platform.node()} {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
-        "date": datetime.now(UTC).date().isoformat(),
+        **environment(),
         "run": f"{FLOW}/{run_id}",
         "model_version": data.model_version,
         "wall_time_s": wall,
@@ -135,9 +132,7 @@ def main() -> None:
         "fine_tuned": {k: v for k, v in data.metrics.items() if k != "reliability"},
         "imagenet_lite0_baseline": {k: v for k, v in baseline_metrics.items() if k != "reliability"},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    out = write_report(report, args.out)
 
     print(f"\n{report['run']}  {report['machine']}  {report['date']}")
     print(
