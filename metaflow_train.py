@@ -108,6 +108,10 @@ class FacialRecognitionTrainFlow(FlowSpec):
     def _eval_image_size(self) -> int:
         return round(self.image_size * self.eval_scale)
 
+    @property
+    def _eval_crop_fraction(self) -> float:
+        return self.eval_crop_fraction or self.crop_fraction
+
     def _encoder(self, pretrained: str):
         import torch
 
@@ -136,7 +140,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
 
         check_fractions((self.train_fraction, self.dev_fraction, self.test_fraction))
         self._train_config().validate()
-        fractions = (self.crop_fraction, self.eval_crop_fraction or self.crop_fraction)
+        fractions = (self.crop_fraction, self._eval_crop_fraction)
         if min(self.image_size, self._eval_image_size) < 32 or not all(0 < f <= 1 for f in fractions):
             raise ValueError(
                 "image_size and image_size x eval_scale must be >= 32, crop_fraction and eval_crop_fraction "
@@ -195,7 +199,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
         serving = dataclasses.replace(
             preprocess,
             image_size=self._eval_image_size,
-            crop_fraction=self.eval_crop_fraction or self.crop_fraction,
+            crop_fraction=self._eval_crop_fraction,
         )
         self.preprocess_config = serving.to_dict()
         self.train_result = result.to_dict() | {"preprocess": preprocess.to_dict()}

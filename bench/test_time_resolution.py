@@ -24,15 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("METAFLOW_USER", "facerec")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from bench.reporting import environment, write_report  # noqa: E402
+from facerec import evaluation  # noqa: E402
 from facerec.bundle import load_bundle  # noqa: E402
 from facerec.data import resolve_dataset, scan_people  # noqa: E402
-from facerec.evaluation import build_pairs, embed_paths, open_set_protocol, pair_similarities  # noqa: E402
-from facerec.metrics import best_threshold, open_set_metrics  # noqa: E402
+from facerec.metrics import best_threshold  # noqa: E402
 
 DEFAULT_CONFIGS = [
     "160:0.68:flip",
@@ -68,9 +67,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     bundle = load_bundle(args.model)
     people = scan_people(resolve_dataset(args.dataset))
-    pairs = build_pairs(people, bundle.split.dev, seed=bundle.split.seed)
+    pairs = evaluation.build_pairs(people, bundle.split.dev, seed=bundle.split.seed)
     # rank-1 over dev people as in the test protocol (gallery = first image of each), without unknown probes
-    gallery_paths, gallery_labels, probe_paths, probe_labels = open_set_protocol(people, bundle.split.dev, [])
+    gallery_paths, gallery_labels, probe_paths, probe_labels = evaluation.open_set_protocol(
+        people, bundle.split.dev, []
+    )
     paths = sorted(set(pairs.paths) | set(gallery_paths) | set(probe_paths))
     train_preprocess = bundle.metrics.get("train", {}).get("preprocess")
     print(
@@ -84,14 +85,11 @@ def main() -> None:
         preprocess = dataclasses.replace(bundle.preprocess, image_size=size, crop_fraction=fraction)
         started = time.perf_counter()
         with torch.inference_mode():
-            embeddings = embed_paths(bundle.encoder, preprocess, paths, flip_tta=flip)
+            embeddings = evaluation.embed_paths(bundle.encoder, preprocess, paths, flip_tta=flip)
         seconds = time.perf_counter() - started
-        similarities = pair_similarities(embeddings, pairs)
-        identification = open_set_metrics(
-            np.stack([embeddings[p] for p in gallery_paths]),
-            gallery_labels,
-            np.stack([embeddings[p] for p in probe_paths]),
-            probe_labels,
+        similarities = evaluation.pair_similarities(embeddings, pairs)
+        identification = evaluation.identification_metrics(
+            embeddings, gallery_paths, gallery_labels, probe_paths, probe_labels
         )
         rows.append(
             {

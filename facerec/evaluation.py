@@ -108,6 +108,22 @@ def open_set_protocol(
     return gallery_paths, gallery_labels, probe_paths, probe_labels
 
 
+def identification_metrics(
+    embeddings: dict[str, np.ndarray],
+    gallery_paths: list[str],
+    gallery_labels: list[str],
+    probe_paths: list[str],
+    probe_labels: list[str | None],
+) -> dict:
+    """Open-set metrics of :func:`open_set_protocol`'s gallery and probes, from embeddings by path."""
+    return open_set_metrics(
+        np.stack([embeddings[p] for p in gallery_paths]),
+        gallery_labels,
+        np.stack([embeddings[p] for p in probe_paths]),
+        probe_labels,
+    )
+
+
 def evaluate_verification(
     encoder: FaceEncoder, preprocess_config: PreprocessConfig, pair_set: PairSet, flip_tta: bool | None = None
 ) -> np.ndarray:
@@ -141,12 +157,7 @@ def evaluate_test(
     )
     similarities = pair_similarities(embeddings, pair_set)
     metrics: dict = verification_metrics(similarities, pair_set.labels, seed=seed)
-    metrics |= open_set_metrics(
-        np.stack([embeddings[p] for p in gallery_paths]),
-        gallery_labels,
-        np.stack([embeddings[p] for p in probe_paths]),
-        probe_labels,
-    )
+    metrics |= identification_metrics(embeddings, gallery_paths, gallery_labels, probe_paths, probe_labels)
     if calibrator is not None:
         metrics |= calibration_metrics(calibrator, similarities, pair_set.labels)
     return metrics
