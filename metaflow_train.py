@@ -66,6 +66,10 @@ class FacialRecognitionTrainFlow(FlowSpec):
     cosface_weight = Parameter(
         "cosface_weight", default=0.0, help="weight of an auxiliary CosFace loss over training identities (0 = off)"
     )
+    distill_weight = Parameter(
+        "distill_weight", default=0.0, help="weight of distillation from the dlib face teacher (0 = off)"
+    )
+    distill_mode = Parameter("distill_mode", default="relation", help="relation | embedding (facerec.losses)")
     ema_decay = Parameter("ema_decay", default=0.0, help="weight moving average kept and evaluated (0 = off)")
     warmup_fraction = Parameter("warmup_fraction", default=0.05, help="linear warm-up share, then cosine decay")
     grad_clip_norm = Parameter("grad_clip_norm", default=5.0, help="gradient clipping (global L2 norm)")
@@ -92,6 +96,8 @@ class FacialRecognitionTrainFlow(FlowSpec):
             margin=self.margin,
             soft_margin=self.soft_margin,
             cosface_weight=self.cosface_weight,
+            distill_weight=self.distill_weight,
+            distill_mode=self.distill_mode,
             ema_decay=self.ema_decay,
             warmup_fraction=self.warmup_fraction,
             grad_clip_norm=self.grad_clip_norm,
@@ -180,6 +186,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
 
         from facerec.evaluation import build_pairs
         from facerec.plots import training_curves
+        from facerec.teacher import TEACHER_ID
         from facerec.training import train
 
         people, split = self._people_and_split()
@@ -192,7 +199,25 @@ class FacialRecognitionTrainFlow(FlowSpec):
                 " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True
             )
 
-        result = train(encoder, people, split.train, dev_pairs, preprocess, self._train_config(), on_eval=log)
+        config = self._train_config()
+        teacher, self.teacher_seconds = None, 0.0
+        if config.distill_weight:
+            import time
+
+            from facerec.data import images_of
+            from facerec.teacher import teacher_embeddings
+
+            # computed once per image and cached; the time spent here comes out of the loop's budget so that a
+            # cold cache does not lengthen the run
+            started = time.monotonic()
+            paths = [item.path for item in images_of(people, split.train)]
+            teacher = dict(zip(paths, teacher_embeddings(paths), strict=True))
+            self.teacher_seconds = time.monotonic() - started
+            if config.max_minutes:
+                config = dataclasses.replace(
+                    config, max_minutes=max(1.0, config.max_minutes - self.teacher_seconds / 60)
+                )
+        result = train(encoder, people, split.train, dev_pairs, preprocess, config, on_eval=log, teacher=teacher)
         self.weights = save({k: v.contiguous() for k, v in encoder.state_dict().items()})
         self.encoder_config = encoder.config.to_dict()
         # the bundle carries the evaluation/serving input; the training input is kept for the record
@@ -202,7 +227,11 @@ class FacialRecognitionTrainFlow(FlowSpec):
             crop_fraction=self._eval_crop_fraction,
         )
         self.preprocess_config = serving.to_dict()
-        self.train_result = result.to_dict() | {"preprocess": preprocess.to_dict()}
+        self.train_result = result.to_dict() | {
+            "preprocess": preprocess.to_dict(),
+            "teacher": TEACHER_ID if teacher else None,
+            "teacher_seconds": round(self.teacher_seconds, 1),
+        }
         current.card.append(
             Markdown(
                 f"# Training\n{result.steps} steps, {result.images_seen:,} images, "

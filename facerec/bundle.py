@@ -30,6 +30,7 @@ from .calibration import IsotonicCalibrator
 from .data import PersonSplit
 from .encoder import EncoderConfig, FaceEncoder
 from .storage import S3Config, StorageError, download_folder, get_json, parse_s3_uri, upload_folder
+from .storage import cache_root as storage_cache_root
 from .transforms import PreprocessConfig
 
 BUNDLE_FORMAT = "facerec-bundle"
@@ -165,8 +166,7 @@ def publish_to_s3(folder: str | Path, bucket: str, run_id: str, config: S3Config
 
 
 def _cache_dir(cache_root: str | Path | None, key: str) -> Path:
-    root = Path(cache_root or os.environ.get("FACEREC_CACHE_DIR") or Path.home() / ".cache" / "facerec") / "bundles"
-    return root / re.sub(r"[^A-Za-z0-9._-]+", "_", key)
+    return storage_cache_root(cache_root) / "bundles" / re.sub(r"[^A-Za-z0-9._-]+", "_", key)
 
 
 def resolve_bundle(uri: str, s3: S3Config | None = None, cache_root: str | Path | None = None) -> Path:

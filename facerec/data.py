@@ -159,12 +159,12 @@ def resolve_dataset(uri: str, cache_root: str | Path | None = None) -> Path:
                 "(an extracted lfw-deepfunneled folder or the s3:// prefix written by `project_setup.py --upload`)"
             )
         return path
-    import os
     import re
 
     from .storage import S3Config, StorageError, download_folder
+    from .storage import cache_root as storage_cache_root
 
-    root = Path(cache_root or os.environ.get("FACEREC_CACHE_DIR") or Path.home() / ".cache" / "facerec") / "datasets"
+    root = storage_cache_root(cache_root) / "datasets"
     target = root / re.sub(r"[^A-Za-z0-9._-]+", "_", uri.rstrip("/"))
     marker = target / ".complete"
     if not marker.is_file():

@@ -21,8 +21,9 @@ class FaceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.transform(load_rgb(self.items[index].path)), self.labels[index]
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        """The transformed image, its person's label and ``index`` (which finds per-image targets, e.g. a teacher's)."""
+        return self.transform(load_rgb(self.items[index].path)), self.labels[index], index
 
 
 class PKBatchSampler(Sampler[list[int]]):

@@ -12,6 +12,11 @@ from urllib.parse import urlparse
 S3_WORKERS = 16
 
 
+def cache_root(override: str | Path | None = None) -> Path:
+    """Where downloads and derived data are cached: ``override``, ``FACEREC_CACHE_DIR`` or ``~/.cache/facerec``."""
+    return Path(override or os.environ.get("FACEREC_CACHE_DIR") or Path.home() / ".cache" / "facerec")
+
+
 class StorageError(RuntimeError):
     """S3 is unreachable, misconfigured, or lacks the expected object."""
 

@@ -7,23 +7,22 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from supertriplets.distance import CosineDistance
 from supertriplets.loss import BatchHardSoftMarginTripletLoss, BatchHardTripletLoss
 from timm.utils import ModelEmaV3
-from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .data import images_of
 from .encoder import FaceEncoder
 from .evaluation import PairSet, evaluate_verification
+from .losses import DISTILL_MODES, CosFaceHead, TeacherDistillationLoss
 from .metrics import best_threshold
 from .sampling import FaceDataset, PKBatchSampler
 from .transforms import AUGMENTATION_LEVELS, PreprocessConfig, train_transform
@@ -47,6 +46,9 @@ class TrainConfig:
     cosface_scale: float = 30.0
     # the class centres are each seen in few batches, so they learn at lr x this
     cosface_lr_scale: float = 10.0
+    # weight of distillation from a face teacher (0 = off); needs the teacher's descriptors of the training images
+    distill_weight: float = 0.0
+    distill_mode: str = "relation"
     warmup_fraction: float = 0.05
     # exponential moving average of the weights, evaluated and kept instead of the raw weights (0 = off); timm's
     # warm-up shortens the average early on, so the horizon grows with training (~150 steps after 1,800)
@@ -95,6 +97,8 @@ class TrainConfig:
             problems.append(f"margin must be > 0, got {self.margin}")
         if self.cosface_weight < 0 or not 0 <= self.cosface_margin < 1 or self.cosface_scale <= 0:
             problems.append("cosface_weight must be >= 0, cosface_margin in [0, 1), cosface_scale > 0")
+        if self.distill_weight < 0 or self.distill_mode not in DISTILL_MODES:
+            problems.append(f"distill_weight must be >= 0 and distill_mode one of {DISTILL_MODES}")
         if not 0 <= self.ema_decay < 1:
             problems.append(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if not 0 <= self.warmup_fraction < 1:
@@ -150,24 +154,6 @@ def dev_metrics(encoder: FaceEncoder, preprocess_config: PreprocessConfig, dev_p
     }
 
 
-class CosFaceHead(nn.Module):
-    """Large-margin cosine classifier over the training identities (CosFace, Wang et al. 2018).
-
-    Training only: it pulls each identity's embeddings towards a learned centre and away from all other centres,
-    which every batch sees at once, unlike the triplet loss that sees only the people of its batch.
-    """
-
-    def __init__(self, embedding_dim: int, num_classes: int, scale: float = 30.0, margin: float = 0.35):
-        super().__init__()
-        self.scale, self.margin = scale, margin
-        self.centres = nn.Parameter(torch.randn(num_classes, embedding_dim) * 0.01)
-
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        cosine = F.linear(embeddings, F.normalize(self.centres, dim=1))
-        penalty = self.margin * F.one_hot(labels, cosine.shape[1]).to(cosine.dtype)
-        return F.cross_entropy(self.scale * (cosine - penalty), labels)
-
-
 def make_loss(config: TrainConfig) -> torch.nn.Module:
     distance = CosineDistance(alredy_l2_normalized_vectors=True)
     if config.soft_margin:
@@ -184,9 +170,16 @@ def train(
     config: TrainConfig,
     on_eval: Callable[[dict], None] | None = None,
     progress: bool = True,
+    teacher: Mapping[str, np.ndarray] | None = None,
 ) -> TrainResult:
-    """Fine-tune ``encoder`` in place; it ends holding the weights of the best dev evaluation."""
+    """Fine-tune ``encoder`` in place; it ends holding the weights of the best dev evaluation.
+
+    ``teacher`` maps each training image path to the teacher's L2-normalised descriptor
+    (:func:`facerec.teacher.teacher_embeddings`); needed when ``config.distill_weight`` > 0.
+    """
     config.validate(len(train_names))
+    if config.distill_weight and teacher is None:
+        raise ValueError("distill_weight > 0 needs the teacher's descriptors (teacher=...)")
     seed_everything(config.seed)
     items = images_of(people, train_names)
     label_of = {name: i for i, name in enumerate(sorted(train_names))}
@@ -216,6 +209,15 @@ def train(
         cosface.to(device)
         centres_lr = config.lr * config.cosface_lr_scale
         groups.append({"params": list(cosface.parameters()), "lr": centres_lr, "weight_decay": 0.0})
+    distill: TeacherDistillationLoss | None = None
+    teacher_vectors: torch.Tensor | None = None
+    if config.distill_weight:
+        assert teacher is not None
+        teacher_vectors = torch.as_tensor(np.stack([teacher[item.path] for item in items]), device=device)
+        distill = TeacherDistillationLoss(encoder.config.embedding_dim, teacher_vectors.shape[1], config.distill_mode)
+        distill.to(device)
+        groups.append({"params": list(distill.parameters()), "lr": config.lr, "weight_decay": 0.0})
+    groups = [group for group in groups if group["params"]]
     optimizer = torch.optim.AdamW(groups)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     triplet_loss = make_loss(config)
@@ -223,10 +225,13 @@ def train(
     # the weights that are evaluated, selected and returned
     evaluated = ema.module if ema is not None else encoder
 
-    def loss_fn(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def loss_fn(embeddings: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         loss = triplet_loss(embeddings, labels)
         if cosface is not None:
             loss = loss + config.cosface_weight * cosface(embeddings, labels)
+        if distill is not None:
+            assert teacher_vectors is not None
+            loss = loss + config.distill_weight * distill(embeddings, teacher_vectors[indices])
         return loss
 
     result = TrainResult()
@@ -267,13 +272,13 @@ def train(
     encoder.train()
     while not result.stop_reason:
         sampler.set_epoch(epoch)
-        for images, labels in loader:
+        for images, labels, indices in loader:
             elapsed = time.monotonic() - started
             factor = lr_factor(max(step / total_steps, elapsed / max_seconds), config.warmup_fraction)
             for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base_lr * factor
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            loss = loss_fn(encoder(images), labels)
+            loss = loss_fn(encoder(images), labels, indices.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(encoder.parameters(), config.grad_clip_norm)

@@ -5,8 +5,9 @@ import torch
 from facerec.data import images_of, split_people
 from facerec.encoder import EncoderConfig, FaceEncoder
 from facerec.evaluation import build_pairs
+from facerec.losses import CosFaceHead
 from facerec.sampling import PKBatchSampler
-from facerec.training import CosFaceHead, TrainConfig, make_loss, train
+from facerec.training import TrainConfig, make_loss, train
 from facerec.transforms import load_rgb, preprocess
 
 
