@@ -3,7 +3,7 @@
 python project_setup.py                         # uses ../shared/lfw/lfw-deepfunneled when present
 python project_setup.py --lfw-dir /data/lfw-deepfunneled
 python project_setup.py --upload                # also copies LFW to s3://$S3_BUCKET/$LFW_S3_PREFIX
-python project_setup.py --no-teacher            # skip the dlib teacher's descriptors (the flow computes them if needed)
+python project_setup.py --teacher               # also precompute the dlib teacher's descriptors (~4 min, once)
 """
 
 from __future__ import annotations
@@ -133,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lfw-dir", help="an extracted lfw-deepfunneled folder")
     parser.add_argument("--upload", action="store_true", help="copy the dataset to s3://$S3_BUCKET/$LFW_S3_PREFIX")
     parser.add_argument(
-        "--no-teacher", action="store_true", help="do not precompute the dlib teacher's descriptors for distillation"
+        "--teacher",
+        action="store_true",
+        help="precompute the dlib teacher's descriptors of the training people (else the flow computes them from "
+        "its training budget)",
     )
     parser.add_argument("--env-file", default=str(ROOT / ".env"), help="the .env file to create or complete")
     args = parser.parse_args(argv)
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"LFW OK: {folder} ({n_images:,} images, {len(people):,} people)")
     written = write_env(env_path, ROOT / ".env.example", {"LFW_DIR": str(folder)})
     print(f"{env_path}: " + (f"set {', '.join(written)}" if written else "kept your values"))
-    if not args.no_teacher:
+    if args.teacher:
         try:
             precompute_teacher(people)
         except Exception as exc:  # the flow can still compute them; say why not here

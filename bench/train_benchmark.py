@@ -125,6 +125,8 @@ def main() -> None:
                 "epochs",
                 "lr",
                 "margin",
+                "distill_weight",
+                "distill_mode",
                 "max_minutes",
             )
             if k in data
@@ -135,6 +137,8 @@ def main() -> None:
     out = write_report(report, args.out)
 
     print(f"\n{report['run']}  {report['machine']}  {report['date']}")
+    if train.get("teacher"):
+        print(f"distilled from {train['teacher']}; its descriptors took {train['teacher_seconds']:.0f} s this run")
     print(
         f"wall time {wall / 60:.1f} min; training {train['train_seconds'] / 60:.1f} min, "
         f"{train['images_per_second']:.1f} images/s, {train['steps']} steps ({train['stop_reason']})"

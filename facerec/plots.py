@@ -30,7 +30,7 @@ def training_curves(history: list[dict]) -> Figure:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
     left.plot(steps, [h["loss"] for h in history], "o-")
     left.set_xlabel("step")
-    left.set_ylabel("batch-hard triplet loss (mean since last eval)")
+    left.set_ylabel("training loss (mean since last eval)")
     right.plot(steps, [h["dev_auc"] for h in history], "o-", color="tab:green")
     right.set_xlabel("step")
     right.set_ylabel("dev ROC AUC")

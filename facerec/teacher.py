@@ -42,6 +42,17 @@ def _models_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
+def check_available() -> None:
+    """Raise :class:`TeacherUnavailable` with the fix when the teacher cannot be loaded (before any training)."""
+    if importlib.util.find_spec("dlib") is None:
+        raise TeacherUnavailable("distillation needs the dlib teacher: pip install dlib-bin (in requirements.txt)")
+    for name in ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"):
+        if not (_models_dir() / name).is_file():
+            raise TeacherUnavailable(
+                f"the dlib teacher's model file {name} is missing: reinstall face-recognition-models"
+            )
+
+
 class DlibTeacher:
     """dlib's ResNet face descriptor on centred face crops, L2-normalised."""
 
@@ -93,12 +104,16 @@ class TeacherCache:
         self.path = cache_root(root) / "teacher" / f"{TEACHER_ID}.npz"
         self.vectors: dict[str, np.ndarray] = {}
         if self.path.is_file():
-            with np.load(self.path) as data:
-                self.vectors = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+            try:
+                with np.load(self.path) as data:
+                    self.vectors = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+            except (OSError, ValueError, KeyError) as exc:  # a damaged cache is recomputed, never fatal
+                print(f"teacher cache {self.path} unreadable ({exc}); computing again")
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
+        # per-process temporary name: two flows filling the cache at once each replace the file whole
+        tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.npz")
         keys = sorted(self.vectors)
         vectors = np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, TEACHER_DIM), np.float32)
         np.savez(tmp, keys=np.array(keys), vectors=vectors)

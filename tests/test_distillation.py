@@ -72,6 +72,11 @@ def test_teacher_embeddings_are_cached_and_reused(lfw_people, tmp_path, monkeypa
     np.testing.assert_array_equal(again, first[::-1])
     np.testing.assert_allclose(first[0], DlibTeacher().embed(paths[0]), atol=1e-6)
 
+    cache_file.write_bytes(b"not an npz file")
+    monkeypatch.undo()
+    recomputed = teacher_embeddings(paths[:2], cache_dir=tmp_path, workers=1, log=lambda _: None)
+    np.testing.assert_allclose(recomputed, first[:2], atol=1e-6)
+
 
 @pytest.mark.parametrize("mode", ["relation", "embedding"])
 def test_training_with_distillation_runs_and_needs_the_teacher(lfw_people, mode):

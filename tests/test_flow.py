@@ -74,6 +74,7 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         "e = bundle.embed([load_rgb(sys.argv[2])])\n"
         "print(json.dumps({'version': bundle.model_version, 'shape': list(e.shape), 'norm': float(e.norm()),\n"
         "                  'input': bundle.preprocess.image_size, 'train': bundle.metrics['train']['preprocess'],\n"
+        "                  'teacher': bundle.metrics['train']['teacher'],\n"
         "                  'test_people': len(bundle.split.test), 'metrics': sorted(bundle.metrics)}))\n"
     )
     fresh_cache = flow_env(tmp_path / "fresh", s3_server.env(BUCKET))
@@ -91,6 +92,8 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         assert info["test_people"] == 6
         # served (and evaluated) at eval_scale x the training input
         assert info["input"] == 83 and info["train"]["image_size"] == 64
+        # distilled by default: the teacher's descriptors were computed in the train step (empty cache)
+        assert info["teacher"] == "dlib_resnet_v1"
         assert {"verification_accuracy", "roc_auc", "tar_at_far_1e-3", "open_set_rank1", "ece_15_bins"} <= set(
             info["metrics"]
         )
@@ -104,6 +107,7 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         (["--batch_size", "4"], "at least 2 people"),
         (["--dataset", "/nonexistent/lfw"], "dataset folder not found"),
         (["--eval_crop_fraction", "1.5"], "eval_crop_fraction in (0, 1]"),
+        (["--distill_mode", "logits"], "distill_mode one of"),
     ],
 )
 def test_bad_parameters_fail_fast_with_a_clear_message(tmp_path, args, message):
