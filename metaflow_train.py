@@ -210,14 +210,12 @@ class FacialRecognitionTrainFlow(FlowSpec):
         if config.distill_weight:
             import time
 
-            from facerec.data import images_of
-            from facerec.teacher import teacher_embeddings
+            from facerec.teacher import teacher_descriptors
 
             # computed once per image and cached; the time spent here comes out of the loop's budget so that a
             # cold cache does not lengthen the run
             started = time.monotonic()
-            paths = [item.path for item in images_of(people, split.train)]
-            teacher = dict(zip(paths, teacher_embeddings(paths), strict=True))
+            teacher = teacher_descriptors(people, split.train)
             self.teacher_seconds = time.monotonic() - started
             if config.max_minutes:
                 config = dataclasses.replace(

@@ -121,11 +121,10 @@ def precompute_teacher(people: dict[str, list[str]]) -> None:
 
     About 4 minutes on 2 cores, once per dataset; without them the flow computes them from its training budget.
     """
-    from facerec.data import images_of, split_people
-    from facerec.teacher import teacher_embeddings
+    from facerec.data import split_people
+    from facerec.teacher import teacher_descriptors
 
-    train_names = split_people(people).train
-    teacher_embeddings([item.path for item in images_of(people, train_names)])
+    teacher_descriptors(people, split_people(people).train)
 
 
 def main(argv: list[str] | None = None) -> int:

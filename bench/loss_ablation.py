@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.reporting import environment, write_report  # noqa: E402
-from facerec.data import images_of, scan_people, split_people  # noqa: E402
+from facerec.data import scan_people, split_people  # noqa: E402
 from facerec.encoder import FaceEncoder  # noqa: E402
 from facerec.evaluation import build_pairs  # noqa: E402
-from facerec.teacher import TEACHER_ID, teacher_embeddings  # noqa: E402
+from facerec.teacher import TEACHER_ID, teacher_descriptors  # noqa: E402
 from facerec.training import TrainConfig, train  # noqa: E402
 
 DEFAULT_CONFIGS = ["triplet:0", "relation_1:1:relation", "relation_4:4:relation", "embedding_1:1:embedding"]
@@ -78,8 +78,7 @@ def main() -> None:
     people = scan_people(args.dataset)
     split = split_people(people)
     dev_pairs = build_pairs(people, split.dev, seed=split.seed)
-    paths = [item.path for item in images_of(people, split.train)]
-    teacher = dict(zip(paths, teacher_embeddings(paths), strict=True))
+    teacher = teacher_descriptors(people, split.train)
     runs = [run_config(spec, args.steps, people, split, dev_pairs, teacher) for spec in args.configs]
     report = {**environment(), "teacher": TEACHER_ID, "steps": args.steps, "dev_pairs": len(dev_pairs.labels)}
     out = write_report(report | {"runs": runs}, args.out)
