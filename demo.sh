@@ -10,7 +10,7 @@ WEB_PORT="${WEB_PORT:-8501}"
 PY=.venv/bin/python
 
 make -s setup
-if ! "$PY" -c "from facerec.bundle import resolve_bundle; resolve_bundle('FacialRecognitionTrainFlow/latest')" 2>/dev/null; then
+if ! "$PY" -c "from facerec.model.bundle import resolve_bundle; resolve_bundle('FacialRecognitionTrainFlow/latest')" 2>/dev/null; then
     echo "No trained model yet: training a quick one (60 people per split part, 128 px; about 6 minutes on 2 cores)."
     echo "For the real model run 'make train' (about 45 minutes)."
     "$PY" metaflow_train.py --no-pylint run --max_people 60 --image_size 128 --max_minutes 4

@@ -71,7 +71,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
     distill_weight = Parameter(
         "distill_weight", default=1.0, help="weight of distillation from the dlib face teacher (0 = off)"
     )
-    distill_mode = Parameter("distill_mode", default="relation", help="relation | embedding (facerec.losses)")
+    distill_mode = Parameter("distill_mode", default="relation", help="relation | embedding (facerec.train.losses)")
     ema_decay = Parameter("ema_decay", default=0.0, help="weight moving average kept and evaluated (0 = off)")
     warmup_fraction = Parameter("warmup_fraction", default=0.05, help="linear warm-up share, then cosine decay")
     grad_clip_norm = Parameter("grad_clip_norm", default=5.0, help="gradient clipping (global L2 norm)")
@@ -86,7 +86,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
     bucket = Parameter("bucket", default=os.environ.get("S3_BUCKET", ""), help="S3 bucket to publish to ('' = none)")
 
     def _train_config(self):
-        from facerec.training import TrainConfig
+        from facerec.train.training import TrainConfig
 
         return TrainConfig(
             epochs=self.epochs,
@@ -123,14 +123,15 @@ class FacialRecognitionTrainFlow(FlowSpec):
     def _encoder(self, pretrained: str):
         import torch
 
-        from facerec.encoder import EncoderConfig, FaceEncoder
+        from facerec.model.encoder import EncoderConfig, FaceEncoder
 
         if self.num_threads:
             torch.set_num_threads(self.num_threads)
         return FaceEncoder(EncoderConfig(self.backbone, self.embedding_dim, self.flip_tta), pretrained=pretrained)
 
     def _people_and_split(self):
-        from facerec.data import PersonSplit, resolve_dataset, scan_people
+        from facerec.model.split import PersonSplit
+        from facerec.train.data import resolve_dataset, scan_people
 
         return scan_people(resolve_dataset(self.dataset)), PersonSplit.from_json(self.split_json)
 
@@ -144,7 +145,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
     @step
     def start(self):
         """Validate every parameter before any expensive work."""
-        from facerec.data import check_fractions, resolve_dataset
+        from facerec.train.data import check_fractions, resolve_dataset
 
         check_fractions((self.train_fraction, self.dev_fraction, self.test_fraction))
         self._train_config().validate()
@@ -157,7 +158,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
         if self.embedding_dim < 2:
             raise ValueError(f"embedding_dim must be >= 2, got {self.embedding_dim}")
         if self.distill_weight:
-            from facerec.teacher import check_available
+            from facerec.train.teacher import check_available
 
             check_available()
         if not self.dataset.startswith("s3://"):
@@ -165,13 +166,13 @@ class FacialRecognitionTrainFlow(FlowSpec):
         if self.bucket:  # find out now, not after training, that the model cannot be published
             from facerec.storage import S3Config, ensure_bucket
 
-            ensure_bucket(S3Config.from_env(), self.bucket)
+            ensure_bucket(S3Config(), self.bucket)
         self.next(self.split)
 
     @step
     def split(self):
         """Person-disjoint split; the dataset is downloaded here once when it lives in S3."""
-        from facerec.data import limit_split, resolve_dataset, scan_people, split_people
+        from facerec.train.data import limit_split, resolve_dataset, scan_people, split_people
 
         people = scan_people(resolve_dataset(self.dataset))
         split = split_people(people, (self.train_fraction, self.dev_fraction, self.test_fraction), self.seed)
@@ -190,10 +191,10 @@ class FacialRecognitionTrainFlow(FlowSpec):
         from metaflow.cards import Image, Markdown, Table
         from safetensors.torch import save
 
-        from facerec.evaluation import build_pairs
-        from facerec.plots import training_curves
-        from facerec.teacher import TEACHER_ID
-        from facerec.training import train
+        from facerec.train.evaluation import build_pairs
+        from facerec.train.plots import training_curves
+        from facerec.train.teacher import TEACHER_ID
+        from facerec.train.training import train
 
         people, split = self._people_and_split()
         encoder = self._encoder(self.pretrained)
@@ -210,7 +211,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
         if config.distill_weight:
             import time
 
-            from facerec.teacher import teacher_descriptors
+            from facerec.train.teacher import teacher_descriptors
 
             # computed once per image and cached; the time spent here comes out of the loop's budget so that a
             # cold cache does not lengthen the run
@@ -259,16 +260,16 @@ class FacialRecognitionTrainFlow(FlowSpec):
         """Calibrate on dev pairs, then measure everything on test people."""
         from metaflow.cards import Image, Markdown, Table
 
-        from facerec.calibration import IsotonicCalibrator
-        from facerec.evaluation import build_pairs, evaluate_test, evaluate_verification
-        from facerec.plots import reliability_diagram
-        from facerec.transforms import PreprocessConfig
+        from facerec.model.preprocess import PreprocessConfig
+        from facerec.train.calibrate import fit_isotonic
+        from facerec.train.evaluation import build_pairs, evaluate_test, evaluate_verification
+        from facerec.train.plots import reliability_diagram
 
         people, split = self._people_and_split()
         encoder = self._trained_encoder()
         preprocess = PreprocessConfig.from_dict(self.preprocess_config)
         dev_pairs = build_pairs(people, split.dev, seed=self.seed)
-        calibrator = IsotonicCalibrator.fit(evaluate_verification(encoder, preprocess, dev_pairs), dev_pairs.labels)
+        calibrator = fit_isotonic(evaluate_verification(encoder, preprocess, dev_pairs), dev_pairs.labels)
         self.calibrator = calibrator.to_dict()
         self.metrics = evaluate_test(encoder, preprocess, people, split.test, split.singles, calibrator, seed=self.seed)
         self.metrics["train_images_per_second"] = self.train_result["images_per_second"]
@@ -284,11 +285,11 @@ class FacialRecognitionTrainFlow(FlowSpec):
     @step
     def publish(self):
         """Write the bundle to the Metaflow datastore and, with a bucket configured, to S3 with a latest manifest."""
-        from facerec.bundle import ModelBundle, bundle_files, publish_to_s3
-        from facerec.calibration import IsotonicCalibrator
-        from facerec.data import PersonSplit
+        from facerec.model.bundle import ModelBundle, bundle_files, publish_to_s3
+        from facerec.model.calibration import IsotonicCalibrator
+        from facerec.model.preprocess import PreprocessConfig
+        from facerec.model.split import PersonSplit
         from facerec.storage import S3Config
-        from facerec.transforms import PreprocessConfig
 
         bundle = ModelBundle(
             encoder=self._trained_encoder(),
@@ -305,7 +306,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
             self.s3_manifest = None
             if self.bucket:
                 self.s3_manifest = publish_to_s3(
-                    folder, self.bucket, str(current.run_id), S3Config.from_env(), {"flow": current.flow_name}
+                    folder, self.bucket, str(current.run_id), S3Config(), {"flow": current.flow_name}
                 )
                 print(f"published {self.s3_manifest['bundle_uri']} (manifest s3://{self.bucket}/models/latest.json)")
         print(f"model version {self.model_version}")

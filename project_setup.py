@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from dotenv import dotenv_values
 
-from facerec.data import DatasetError, verify_lfw
+from facerec.train.data import DatasetError, verify_lfw
 
 ROOT = Path(__file__).resolve().parent
 LFW_URL = "http://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz"
@@ -102,7 +102,7 @@ def write_env(env_path: Path, example_path: Path, updates: dict[str, str]) -> li
 def upload(folder: Path) -> str:
     from facerec.storage import S3Config, ensure_bucket, upload_folder
 
-    config = S3Config.from_env()
+    config = S3Config()
     if not config.bucket:
         raise SystemExit(
             "--upload needs S3_BUCKET (and S3_ENDPOINT_URL / AWS_* keys for MinIO) in .env or the environment"
@@ -121,8 +121,8 @@ def precompute_teacher(people: dict[str, list[str]]) -> None:
 
     About 4 minutes on 2 cores, once per dataset; without them the flow computes them from its training budget.
     """
-    from facerec.data import split_people
-    from facerec.teacher import teacher_descriptors
+    from facerec.train.data import split_people
+    from facerec.train.teacher import teacher_descriptors
 
     teacher_descriptors(people, split_people(people).train)
 

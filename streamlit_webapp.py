@@ -12,15 +12,24 @@ import io
 import httpx
 import streamlit as st
 from PIL import Image, ImageDraw, ImageOps
-
-from facerec.settings import Settings
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 st.set_page_config(page_title="facerec", page_icon="🙂", layout="wide")
 
 
+class WebappSettings(BaseSettings):
+    """Where the webapp finds the API: ``API_URL`` and ``API_KEY``, from the environment or ``.env``."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
+
+    api_url: str = "http://localhost:8000"
+    api_key: SecretStr | None = None
+
+
 @st.cache_resource
-def settings() -> Settings:
-    return Settings()
+def settings() -> WebappSettings:
+    return WebappSettings()
 
 
 class ApiError(RuntimeError):
@@ -158,7 +167,7 @@ def model_tab() -> None:
     }
     st.table([{"metric": label, "test": metrics.get(key)} for label, key in shown.items()])
     if metrics.get("reliability"):
-        from facerec.plots import reliability_diagram
+        from facerec.train.plots import reliability_diagram
 
         st.pyplot(reliability_diagram(metrics["reliability"], metrics.get("ece_15_bins")))
     st.json({"encoder": body["encoder"], "preprocess": body["preprocess"], "people per split": body["split_people"]})

@@ -8,10 +8,11 @@ import sys
 
 import uvicorn
 
-from facerec.settings import Settings
+from facerec.serve.build import StartupError
+from facerec.serve.settings import Settings
 
 from .main import create_app
-from .service import Service, StartupError
+from .service import Service
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, UploadFile
 from PIL import Image
 
-from facerec.images import ImageError, decode_image
+from facerec.serve.images import ImageError, decode_image
 
 from .service import Service
 
@@ -46,10 +46,10 @@ def validate_name(raw: str, max_length: int) -> str:
 
 async def read_upload(upload: UploadFile, service: Service, field: str = "image") -> tuple[bytes, Image.Image]:
     """Read an upload within the size limit and decode it (off the event loop): its bytes and the image."""
-    limit = service.settings.max_upload_bytes
+    limit = service.settings.limits.upload_bytes
     data = await upload.read(limit + 1)
     try:
-        return data, await service.run(decode_image, data, limit, service.settings.max_image_pixels)
+        return data, await service.run(decode_image, data, limit, service.settings.limits.image_pixels)
     except ImageError as exc:
         status = 413 if len(data) > limit else 422
         raise HTTPException(status, f"{field}: {exc}") from exc

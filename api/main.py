@@ -12,7 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from facerec.settings import Settings
+from facerec.index import IndexBackendError
+from facerec.serve.recognizer import RecognitionError, StaleIndexError
+from facerec.serve.settings import Settings
+from facerec.storage import StorageError
 
 from .routes import faces, health, model
 from .service import Service
@@ -81,6 +84,18 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             path = getattr(route, "path", "unmatched")
             telemetry.requests.labels(request.method, path, str(status)).inc()
             telemetry.latency.labels(path).observe(time.perf_counter() - started)
+
+    # what the pipeline raises, answered in one shape: the client's fault (422), a model change (409), a backend (503)
+    def answer(status: int):
+        async def handler(request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"error": True, "msg": str(exc)}, status_code=status)
+
+        return handler
+
+    app.add_exception_handler(RecognitionError, answer(422))
+    app.add_exception_handler(StaleIndexError, answer(409))
+    app.add_exception_handler(IndexBackendError, answer(503))
+    app.add_exception_handler(StorageError, answer(503))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):

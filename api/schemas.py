@@ -86,3 +86,17 @@ class ReadyResponse(BaseModel):
     index_backend: str | None = None
     faces: int | None = None
     detail: str | None = None
+
+
+class ModelResponse(BaseModel):
+    error: bool = False
+    model_version: str
+    created_at: str
+    run_id: str | None
+    encoder: dict = Field(description="backbone, embedding size, flip averaging")
+    preprocess: dict = Field(description="the input the encoder was evaluated and is served with")
+    metrics: dict = Field(description="test metrics measured by the training flow")
+    train: dict = Field(description="how the model was trained (without the per-evaluation history)")
+    split_people: dict[str, int] = Field(description="people per split part")
+    unknown_threshold: float
+    runtime: str = Field(description="onnx or torch")

@@ -1,4 +1,4 @@
-"""The long-lived objects behind the API: settings, model bundle, index, recognizer, and the inference executor."""
+"""The long-lived objects behind the API: settings, the recognizer, and the inference executor."""
 
 from __future__ import annotations
 
@@ -11,20 +11,11 @@ from functools import partial
 
 import torch
 
-from facerec.bundle import BundleError, load_bundle
-from facerec.detection import FaceDetector
-from facerec.index import IndexBackendError, create_index
-from facerec.originals import OriginalsStore
-from facerec.recognizer import Recognizer
-from facerec.runtime import create_runtime
-from facerec.settings import Settings
-from facerec.storage import StorageError
+from facerec.serve.build import build_recognizer
+from facerec.serve.recognizer import Recognizer
+from facerec.serve.settings import Settings
 
 logger = logging.getLogger("facerec.api")
-
-
-class StartupError(RuntimeError):
-    """The service cannot start; the message says what to fix."""
 
 
 @dataclass
@@ -35,42 +26,12 @@ class Service:
 
     @classmethod
     def start(cls, settings: Settings) -> Service:
-        """Load the bundle, connect the index, warm the detector; any failure is one StartupError."""
-        workers = settings.inference_workers
-        threads = settings.torch_threads or max(1, (os.cpu_count() or 1) // workers)
+        """Build the recognizer (any failure is one StartupError) and the inference executor."""
+        workers = settings.inference.workers
+        threads = settings.inference.threads_per_worker(os.cpu_count() or 1)
         torch.set_num_threads(threads)
-        try:
-            bundle = load_bundle(settings.model_uri, settings.s3())
-        except BundleError as exc:
-            raise StartupError(f"cannot load the model bundle from MODEL_URI={settings.model_uri!r}: {exc}") from exc
-        index = create_index(settings, bundle.encoder.config.embedding_dim, bundle.model_version)
-        try:
-            index.connect()
-        except IndexBackendError as exc:
-            raise StartupError(str(exc)) from exc
-        detector = FaceDetector.from_settings(settings, threads)
-        try:
-            detector.load()
-            runtime = create_runtime(bundle.encoder, bundle.preprocess.image_size, settings.inference_runtime, threads)
-        except Exception as exc:  # export and ONNX Runtime fail in many ways; each ends start-up with one line
-            raise StartupError(f"cannot prepare the {settings.inference_runtime} models: {exc}") from exc
-        originals = None
-        if settings.originals_uri:
-            try:
-                originals = OriginalsStore(settings.s3(), settings.originals_uri)
-                originals.connect()
-            except (StorageError, ValueError) as exc:
-                raise StartupError(f"cannot use ORIGINALS_URI={settings.originals_uri!r}: {exc}") from exc
-        recognizer = Recognizer(bundle, index, detector, settings.keep_face_crops, runtime, originals)
-        logger.info(
-            "model %s loaded (%s runtime); %s index holds %d faces; %d inference workers x %d threads",
-            bundle.model_version,
-            runtime.name,
-            settings.index_backend,
-            index.count(),
-            workers,
-            threads,
-        )
+        recognizer = build_recognizer(settings)
+        logger.info("%d inference workers x %d threads", workers, threads)
         # torch's thread count is per OS thread (OpenMP): set it in every worker, or each one runs single-threaded
         executor = ThreadPoolExecutor(
             workers, thread_name_prefix="inference", initializer=torch.set_num_threads, initargs=(threads,)

@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.reporting import environment, write_report  # noqa: E402
-from facerec.data import scan_people  # noqa: E402
-from tests.servers import UvicornAPI  # noqa: E402
+from facerec.testing.servers import UvicornAPI  # noqa: E402
+from facerec.train.data import scan_people  # noqa: E402
 
 
 def photo_640(path: str) -> bytes:

@@ -30,10 +30,10 @@ def real_embeddings(model_uri: str | None, n: int) -> np.ndarray:
     """Embeddings of ``n`` LFW images with the given bundle (or the untrained encoder when none)."""
     import torch
 
-    from facerec.bundle import load_bundle
-    from facerec.data import scan_people
-    from facerec.encoder import FaceEncoder
-    from facerec.evaluation import embed_paths
+    from facerec.model.bundle import load_bundle
+    from facerec.model.encoder import FaceEncoder
+    from facerec.train.data import scan_people
+    from facerec.train.evaluation import embed_paths
 
     torch.set_num_threads(os.cpu_count() or 1)
     people = scan_people(ROOT.parent / "shared" / "lfw" / "lfw-deepfunneled")

@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.reporting import environment, write_report  # noqa: E402
-from facerec.data import scan_people, split_people  # noqa: E402
-from facerec.encoder import FaceEncoder  # noqa: E402
-from facerec.evaluation import build_pairs  # noqa: E402
-from facerec.teacher import TEACHER_ID, teacher_descriptors  # noqa: E402
-from facerec.training import TrainConfig, train  # noqa: E402
+from facerec.model.encoder import FaceEncoder  # noqa: E402
+from facerec.train.data import scan_people, split_people  # noqa: E402
+from facerec.train.evaluation import build_pairs  # noqa: E402
+from facerec.train.teacher import TEACHER_ID, teacher_descriptors  # noqa: E402
+from facerec.train.training import TrainConfig, train  # noqa: E402
 
 DEFAULT_CONFIGS = ["triplet:0", "relation_1:1:relation", "relation_4:4:relation", "embedding_1:1:embedding"]
 

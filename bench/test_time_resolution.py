@@ -28,10 +28,10 @@ import torch  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from bench.reporting import environment, write_report  # noqa: E402
-from facerec import evaluation  # noqa: E402
-from facerec.bundle import load_bundle  # noqa: E402
-from facerec.data import resolve_dataset, scan_people  # noqa: E402
-from facerec.metrics import best_threshold  # noqa: E402
+from facerec.model.bundle import load_bundle  # noqa: E402
+from facerec.train import evaluation  # noqa: E402
+from facerec.train.data import resolve_dataset, scan_people  # noqa: E402
+from facerec.train.metrics import best_threshold  # noqa: E402
 
 DEFAULT_CONFIGS = [
     "160:0.68:flip",

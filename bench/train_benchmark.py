@@ -24,11 +24,12 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from bench.reporting import environment, write_report  # noqa: E402
-from facerec.calibration import IsotonicCalibrator  # noqa: E402
-from facerec.data import PersonSplit, resolve_dataset, scan_people  # noqa: E402
-from facerec.encoder import EncoderConfig, create_backbone  # noqa: E402
-from facerec.evaluation import build_pairs, evaluate_test, evaluate_verification  # noqa: E402
-from facerec.transforms import PreprocessConfig  # noqa: E402
+from facerec.model.encoder import EncoderConfig, create_backbone  # noqa: E402
+from facerec.model.preprocess import PreprocessConfig  # noqa: E402
+from facerec.model.split import PersonSplit  # noqa: E402
+from facerec.train.calibrate import fit_isotonic  # noqa: E402
+from facerec.train.data import resolve_dataset, scan_people  # noqa: E402
+from facerec.train.evaluation import build_pairs, evaluate_test, evaluate_verification  # noqa: E402
 
 FLOW = "FacialRecognitionTrainFlow"
 SHOWN = [
@@ -55,7 +56,7 @@ class ImageNetFeatures(nn.Module):
         return F.normalize(self.backbone(images), dim=1)
 
     @torch.inference_mode()
-    def embed(self, images: torch.Tensor, flip_tta: bool | None = None) -> torch.Tensor:
+    def embed_batch(self, images: torch.Tensor, flip_tta: bool | None = None) -> torch.Tensor:
         self.eval()
         return self(images)
 
@@ -98,9 +99,7 @@ def main() -> None:
     people = scan_people(resolve_dataset(data.dataset))
     baseline = ImageNetFeatures()
     dev_pairs = build_pairs(people, split.dev, seed=split.seed)
-    baseline_calibrator = IsotonicCalibrator.fit(
-        evaluate_verification(baseline, preprocess, dev_pairs), dev_pairs.labels
-    )
+    baseline_calibrator = fit_isotonic(evaluate_verification(baseline, preprocess, dev_pairs), dev_pairs.labels)
     baseline_metrics = evaluate_test(
         baseline, preprocess, people, split.test, split.singles, baseline_calibrator, split.seed
     )

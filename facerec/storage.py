@@ -1,13 +1,15 @@
-"""S3 access (AWS, MinIO, rclone): configuration from the environment, folder upload/download in parallel."""
+"""S3 access (AWS, MinIO, rclone): one configuration from the environment, folder upload/download in parallel."""
 
 from __future__ import annotations
 
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S3_WORKERS = 16
 
@@ -21,25 +23,27 @@ class StorageError(RuntimeError):
     """S3 is unreachable, misconfigured, or lacks the expected object."""
 
 
-@dataclass(frozen=True)
-class S3Config:
-    endpoint_url: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    region: str = "us-east-1"
-    bucket: str | None = None
+class S3Config(BaseSettings):
+    """Where S3 is and how to sign in: the one reader of the S3 variables, for training and serving alike.
 
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> S3Config:
-        """``S3_ENDPOINT_URL`` (or Metaflow's ``METAFLOW_S3_ENDPOINT_URL``), ``AWS_*`` keys, ``S3_BUCKET``."""
-        env = dict(os.environ) if env is None else env
-        return cls(
-            endpoint_url=env.get("S3_ENDPOINT_URL") or env.get("METAFLOW_S3_ENDPOINT_URL") or None,
-            access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
-            secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
-            region=env.get("AWS_DEFAULT_REGION") or "us-east-1",
-            bucket=env.get("S3_BUCKET") or None,
-        )
+    ``S3_ENDPOINT_URL`` (or Metaflow's ``METAFLOW_S3_ENDPOINT_URL``; empty = AWS), ``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, ``S3_BUCKET``; from the environment or ``.env``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True, frozen=True,
+        populate_by_name=True,
+    )  # fmt: skip
+
+    endpoint_url: str | None = Field(
+        None, validation_alias=AliasChoices("endpoint_url", "S3_ENDPOINT_URL", "METAFLOW_S3_ENDPOINT_URL")
+    )
+    access_key_id: str | None = Field(None, validation_alias=AliasChoices("access_key_id", "AWS_ACCESS_KEY_ID"))
+    secret_access_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("secret_access_key", "AWS_SECRET_ACCESS_KEY")
+    )
+    region: str = Field("us-east-1", validation_alias=AliasChoices("region", "AWS_DEFAULT_REGION"))
+    bucket: str | None = Field(None, validation_alias=AliasChoices("bucket", "S3_BUCKET"))
 
     def client(self):
         import boto3
@@ -49,7 +53,7 @@ class S3Config:
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
+            aws_secret_access_key=self.secret_access_key.get_secret_value() if self.secret_access_key else None,
             region_name=self.region,
             # path-style works with MinIO and rclone; short timeouts and few retries so a dead endpoint fails fast
             config=Config(

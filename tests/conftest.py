@@ -1,3 +1,10 @@
+"""Fixtures for the whole suite, and the tiers.
+
+Tests that read LFW (through ``lfw_dir``, directly or via another fixture) are marked ``lfw``; those that start
+servers, browsers or training runs are marked ``slow`` where they are defined. ``make test-fast`` runs the rest,
+on synthetic images and tensors, in well under a minute and without ``../shared``; ``make test`` runs everything.
+"""
+
 from __future__ import annotations
 
 import shutil
@@ -5,12 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from facerec.data import scan_people
+from facerec.testing import REPO_ROOT as ROOT
+from facerec.testing.servers import RcloneS3
+from facerec.testing.synthetic import tiny_bundle
+from facerec.train.data import scan_people
 
-from .servers import RcloneS3
-
-ROOT = Path(__file__).resolve().parents[1]
 LFW_DIR = ROOT.parent / "shared" / "lfw" / "lfw-deepfunneled"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "lfw_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.lfw)
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +49,12 @@ def mini_lfw(tmp_path_factory, lfw_people) -> Path:
         for path in lfw_people[name][:4]:
             shutil.copy(path, root / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir(tmp_path_factory) -> Path:
+    """A real bundle around a 0.1M-parameter encoder, calibrated on synthetic faces (no LFW, ~2 s)."""
+    return tiny_bundle(tmp_path_factory.mktemp("tiny-bundle") / "model")
 
 
 @pytest.fixture

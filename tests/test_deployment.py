@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from .conftest import ROOT
+from facerec.testing import REPO_ROOT as ROOT
 
 COMPOSE_FILES = ["docker-compose-infra.yaml", "docker-compose-api.yaml"]
 REQUIRED = {

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from .conftest import ROOT
+from facerec.testing import REPO_ROOT as ROOT
 
 
 def test_ruff_check_and_format():

@@ -6,10 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 
-from facerec.index import IndexBackendError
-from facerec.recognizer import RecognitionError, StaleIndexError
-from facerec.storage import StorageError
-
 from ..deps import ServiceDep, read_image, read_upload, require_api_key, validate_name
 from ..schemas import (
     CandidateOut,
@@ -29,18 +25,6 @@ Protected = [Depends(require_api_key)]
 DetectQuery = Annotated[bool, Query(description="false: the image already is a face crop (skip detection)")]
 
 
-async def call(service, fn, *args, **kwargs):
-    """Run pipeline work off the event loop, mapping its errors to HTTP answers."""
-    try:
-        return await service.run(fn, *args, **kwargs)
-    except RecognitionError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    except StaleIndexError as exc:
-        raise HTTPException(409, str(exc)) from exc
-    except (IndexBackendError, StorageError) as exc:
-        raise HTTPException(503, str(exc)) from exc
-
-
 @router.post("/index", status_code=201, response_model=IndexResponse, dependencies=Protected)
 async def index_face(
     service: ServiceDep,
@@ -49,22 +33,17 @@ async def index_face(
     detect: DetectQuery = True,
     face: Annotated[int | None, Query(ge=0, description="which face to enrol when several are found")] = None,
 ) -> IndexResponse:
-    person = validate_name(name, service.settings.max_name_length)
+    person = validate_name(name, service.settings.limits.name_length)
     data, picture = await read_upload(image, service)
-    recognizer = service.recognizer
-
-    def enroll():
-        faces = recognizer.faces(picture, detect)
-        return recognizer.enroll_detected(faces, person, face, original=data, detect=detect), len(faces)
-
-    (record, box), n_faces = await call(service, enroll)
+    enrolment = await service.run(service.recognizer.enroll, picture, person, detect, face, original=data)
+    record = enrolment.record
     return IndexResponse(
         face_id=record.face_id,
         name=record.name,
         model_version=record.model_version,
         created_at=record.created_at,
-        box=list(box),
-        faces_detected=n_faces,
+        box=list(enrolment.box),
+        faces_detected=enrolment.faces_detected,
     )
 
 
@@ -79,15 +58,7 @@ async def recognize(
     settings = service.settings
     threshold = settings.unknown_threshold if threshold is None else threshold
     picture = await read_image(image, service)
-    recognizer = service.recognizer
-
-    def run():
-        recognizer.check_index()
-        return recognizer.recognize(picture, k or settings.top_k, threshold, detect)
-
-    results = await call(service, run)
-    if not results:
-        raise HTTPException(422, "no face found in the image (send a clearer photo, or detect=false for a face crop)")
+    results = await service.run(service.recognizer.recognize, picture, k or settings.top_k, threshold, detect)
     faces = [
         FaceOut(
             box=list(r.box),
@@ -103,7 +74,7 @@ async def recognize(
         results=Prediction(pred=main.name, proba=main.probability),
         faces=faces,
         threshold=threshold,
-        model_version=recognizer.model_version,
+        model_version=service.recognizer.model_version,
     )
 
 
@@ -118,7 +89,7 @@ async def verify(
     threshold = service.settings.unknown_threshold if threshold is None else threshold
     first = await read_image(image1, service, "image1")
     second = await read_image(image2, service, "image2")
-    similarity, probability = await call(service, service.recognizer.verify, first, second, detect)
+    similarity, probability = await service.run(service.recognizer.verify, first, second, detect)
     return VerifyResponse(
         similarity=similarity,
         probability=probability,
@@ -130,7 +101,7 @@ async def verify(
 
 @router.get("/people", response_model=PeopleResponse)
 async def people(service: ServiceDep) -> PeopleResponse:
-    counts = await call(service, service.recognizer.index.people)
+    counts = await service.run(service.recognizer.index.people)
     return PeopleResponse(
         people=[PersonOut(name=n, faces=c) for n, c in counts.items()],
         total_people=len(counts),
@@ -140,8 +111,8 @@ async def people(service: ServiceDep) -> PeopleResponse:
 
 @router.delete("/people/{name}", response_model=DeleteResponse, dependencies=Protected)
 async def delete_person(service: ServiceDep, name: str) -> DeleteResponse:
-    person = validate_name(name, service.settings.max_name_length)
-    deleted = await call(service, service.recognizer.delete_person, person)
+    person = validate_name(name, service.settings.limits.name_length)
+    deleted = await service.run(service.recognizer.delete_person, person)
     if not deleted:
         raise HTTPException(404, f"no person named {person!r} is enrolled")
     return DeleteResponse(deleted=deleted)
@@ -149,6 +120,6 @@ async def delete_person(service: ServiceDep, name: str) -> DeleteResponse:
 
 @router.delete("/faces/{face_id}", response_model=DeleteResponse, dependencies=Protected)
 async def delete_face(service: ServiceDep, face_id: str) -> DeleteResponse:
-    if not await call(service, service.recognizer.delete_face, face_id):
+    if not await service.run(service.recognizer.delete_face, face_id):
         raise HTTPException(404, f"no face with id {face_id!r}")
     return DeleteResponse(deleted=1)

@@ -27,12 +27,12 @@ async def ready(request: Request):
         return JSONResponse(ReadyResponse(status="starting").model_dump(), status_code=503)
     index = service.recognizer.index
     if not await service.run(index.ping):
-        body = ReadyResponse(status="unavailable", detail=f"the {service.settings.index_backend} index does not answer")
+        body = ReadyResponse(status="unavailable", detail=f"the {service.settings.index.backend} index does not answer")
         return JSONResponse(body.model_dump(), status_code=503)
     return ReadyResponse(
         status="ready",
         model_version=service.recognizer.model_version,
-        index_backend=service.settings.index_backend,
+        index_backend=service.settings.index.backend,
         faces=await service.run(index.count),
     )
 

@@ -5,25 +5,24 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..deps import ServiceDep
+from ..schemas import ModelResponse
 
 router = APIRouter(prefix="/api/v1", tags=["model"])
 
 
-@router.get("/model")
-async def model_info(service: ServiceDep) -> dict:
+@router.get("/model", response_model=ModelResponse)
+async def model_info(service: ServiceDep) -> ModelResponse:
     bundle = service.recognizer.bundle
-    metrics = {k: v for k, v in bundle.metrics.items() if k != "train"}
     train = bundle.metrics.get("train") or {}
-    return {
-        "error": False,
-        "model_version": bundle.model_version,
-        "created_at": bundle.created_at,
-        "run_id": bundle.run_id,
-        "encoder": bundle.encoder.config.to_dict(),
-        "preprocess": bundle.preprocess.to_dict(),
-        "metrics": metrics,
-        "train": {k: v for k, v in train.items() if k != "history"},
-        "split_people": {p: len(bundle.split.part(p)) for p in ("train", "dev", "test")},
-        "unknown_threshold": service.settings.unknown_threshold,
-        "runtime": service.recognizer.runtime.name,
-    }
+    return ModelResponse(
+        model_version=bundle.model_version,
+        created_at=bundle.created_at,
+        run_id=bundle.run_id,
+        encoder=bundle.encoder.config.to_dict(),
+        preprocess=bundle.preprocess.to_dict(),
+        metrics={k: v for k, v in bundle.metrics.items() if k != "train"},
+        train={k: v for k, v in train.items() if k != "history"},
+        split_people={part: len(bundle.split.part(part)) for part in ("train", "dev", "test")},
+        unknown_threshold=service.settings.unknown_threshold,
+        runtime=service.recognizer.runtime.name,
+    )

@@ -1,0 +1,163 @@
+"""The evaluation protocol: verification pairs and open-set identification on people the encoder never saw."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import combinations, islice
+
+import numpy as np
+import torch
+
+from ..model.calibration import IsotonicCalibrator
+from ..model.encoder import FaceEncoder
+from ..model.preprocess import PreprocessConfig, load_rgb, preprocess
+from .metrics import brier_score, expected_calibration_error, open_set_metrics, reliability_curve, verification_metrics
+
+
+@dataclass
+class PairSet:
+    """Image pairs with labels (True = same person)."""
+
+    pairs: list[tuple[str, str]]
+    labels: np.ndarray
+
+    @property
+    def paths(self) -> list[str]:
+        return sorted({p for pair in self.pairs for p in pair})
+
+
+def positive_pairs(
+    people: dict[str, list[str]], names: Iterable[str], max_per_person: int = 20
+) -> list[tuple[str, str]]:
+    """All image pairs within each person, at most ``max_per_person`` (the first in sorted file-name order)."""
+    pairs: list[tuple[str, str]] = []
+    for name in sorted(names):
+        pairs += islice(combinations(sorted(people[name]), 2), max_per_person)
+    return pairs
+
+
+def negative_pairs(
+    people: dict[str, list[str]], names: Iterable[str], count: int, seed: int = 0
+) -> list[tuple[str, str]]:
+    """``count`` distinct pairs of images of two different people, drawn with ``RandomState(seed)``."""
+    names = sorted(names)
+    if len(names) < 2:
+        raise ValueError("negative pairs need at least two people")
+    rng = np.random.RandomState(seed)
+    seen: set[tuple[str, str]] = set()
+    pairs: list[tuple[str, str]] = []
+    while len(pairs) < count:
+        a, b = rng.choice(len(names), size=2, replace=False)
+        pa = people[names[a]][rng.randint(len(people[names[a]]))]
+        pb = people[names[b]][rng.randint(len(people[names[b]]))]
+        key = (min(pa, pb), max(pa, pb))
+        if key not in seen:
+            seen.add(key)
+            pairs.append((pa, pb))
+    return pairs
+
+
+def build_pairs(
+    people: dict[str, list[str]], names: list[str], max_positive_per_person: int = 20, seed: int = 0
+) -> PairSet:
+    positives = positive_pairs(people, names, max_positive_per_person)
+    negatives = negative_pairs(people, names, len(positives), seed)
+    labels = np.array([True] * len(positives) + [False] * len(negatives))
+    return PairSet(positives + negatives, labels)
+
+
+def embed_paths(
+    encoder: FaceEncoder,
+    preprocess_config: PreprocessConfig,
+    paths: list[str],
+    batch_size: int = 64,
+    flip_tta: bool | None = None,
+) -> dict[str, np.ndarray]:
+    """Embed image files (face crops) through the serving preprocessing path."""
+    embeddings: dict[str, np.ndarray] = {}
+    device = next(encoder.parameters()).device
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        batch = preprocess([load_rgb(p) for p in chunk], preprocess_config).to(device)
+        vectors = encoder.embed_batch(batch, flip_tta).to(torch.float32).cpu().numpy()
+        embeddings.update(zip(chunk, vectors, strict=True))
+    return embeddings
+
+
+def pair_similarities(embeddings: dict[str, np.ndarray], pair_set: PairSet) -> np.ndarray:
+    a = np.stack([embeddings[p] for p, _ in pair_set.pairs])
+    b = np.stack([embeddings[q] for _, q in pair_set.pairs])
+    return np.sum(a * b, axis=1)
+
+
+def open_set_protocol(
+    people: dict[str, list[str]], names: list[str], unknown_names: list[str]
+) -> tuple[list[str], list[str], list[str], list[str | None]]:
+    """Gallery = first image of each person; probes = their other images, plus every image of ``unknown_names``."""
+    gallery_paths, gallery_labels, probe_paths, probe_labels = [], [], [], []
+    for name in sorted(names):
+        first, *rest = sorted(people[name])
+        gallery_paths.append(first)
+        gallery_labels.append(name)
+        probe_paths += rest
+        probe_labels += [name] * len(rest)
+    for name in sorted(unknown_names):
+        probe_paths += sorted(people[name])
+        probe_labels += [None] * len(people[name])
+    return gallery_paths, gallery_labels, probe_paths, probe_labels
+
+
+def identification_metrics(
+    embeddings: dict[str, np.ndarray],
+    gallery_paths: list[str],
+    gallery_labels: list[str],
+    probe_paths: list[str],
+    probe_labels: list[str | None],
+) -> dict:
+    """Open-set metrics of :func:`open_set_protocol`'s gallery and probes, from embeddings by path."""
+    return open_set_metrics(
+        np.stack([embeddings[p] for p in gallery_paths]),
+        gallery_labels,
+        np.stack([embeddings[p] for p in probe_paths]),
+        probe_labels,
+    )
+
+
+def evaluate_verification(
+    encoder: FaceEncoder, preprocess_config: PreprocessConfig, pair_set: PairSet, flip_tta: bool | None = None
+) -> np.ndarray:
+    """Cosine similarity of every pair."""
+    return pair_similarities(embed_paths(encoder, preprocess_config, pair_set.paths, flip_tta=flip_tta), pair_set)
+
+
+def calibration_metrics(calibrator: IsotonicCalibrator, similarities: np.ndarray, labels: np.ndarray) -> dict:
+    probabilities = calibrator(similarities)
+    return {
+        "ece_15_bins": expected_calibration_error(probabilities, labels, 15),
+        "brier": brier_score(probabilities, labels),
+        "reliability": reliability_curve(probabilities, labels, 15),
+    }
+
+
+def evaluate_test(
+    encoder: FaceEncoder,
+    preprocess_config: PreprocessConfig,
+    people: dict[str, list[str]],
+    test_names: list[str],
+    unknown_names: list[str],
+    calibrator: IsotonicCalibrator | None = None,
+    seed: int = 0,
+) -> dict:
+    """All test metrics: verification, open-set identification and (given a calibrator) calibration."""
+    pair_set = build_pairs(people, test_names, seed=seed)
+    gallery_paths, gallery_labels, probe_paths, probe_labels = open_set_protocol(people, test_names, unknown_names)
+    embeddings = embed_paths(
+        encoder, preprocess_config, sorted(set(pair_set.paths) | set(gallery_paths) | set(probe_paths))
+    )
+    similarities = pair_similarities(embeddings, pair_set)
+    metrics: dict = verification_metrics(similarities, pair_set.labels, seed=seed)
+    metrics |= identification_metrics(embeddings, gallery_paths, gallery_labels, probe_paths, probe_labels)
+    if calibrator is not None:
+        metrics |= calibration_metrics(calibrator, similarities, pair_set.labels)
+    return metrics

@@ -1,0 +1,38 @@
+"""Figures for the flow's cards, the benchmark and the docs (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+
+def reliability_diagram(reliability: dict[str, list[float]], ece: float | None = None) -> Figure:
+    """Observed frequency of "same person" against calibrated probability, per bin (from metrics.reliability_curve)."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), height_ratios=(3, 1), sharex=True)
+    top.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    top.plot(reliability["confidence"], reliability["frequency"], "o-", label="calibrated model")
+    top.set_ylabel("observed frequency of same person")
+    top.set_title("Reliability on test pairs" + (f" (ECE {ece:.3f})" if ece is not None else ""))
+    top.legend(loc="upper left")
+    bottom.bar(reliability["confidence"], reliability["count"], width=1 / 15, color="tab:blue", alpha=0.6)
+    bottom.set_xlabel("calibrated P(same person)")
+    bottom.set_ylabel("pairs")
+    bottom.set_xlim(0, 1)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history: list[dict]) -> Figure:
+    steps = [h["step"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    left.plot(steps, [h["loss"] for h in history], "o-")
+    left.set_xlabel("step")
+    left.set_ylabel("training loss (mean since last eval)")
+    right.plot(steps, [h["dev_auc"] for h in history], "o-", color="tab:green")
+    right.set_xlabel("step")
+    right.set_ylabel("dev ROC AUC")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,69 @@
+"""P x K batches: P people, K images of each, so that every anchor has positives and hard negatives in its batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..model.preprocess import load_rgb
+from .data import FaceImage
+
+
+class FaceDataset(Dataset):
+    def __init__(self, items: list[FaceImage], transform: Callable, label_of: dict[str, int]):
+        self.items = items
+        self.transform = transform
+        self.labels = [label_of[item.person] for item in items]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        """The transformed image, its person's label and ``index`` (which finds per-image targets, e.g. a teacher's)."""
+        return self.transform(load_rgb(self.items[index].path)), self.labels[index], index
+
+
+class PKBatchSampler(Sampler[list[int]]):
+    """Yields ``num_batches`` batches of ``people_per_batch`` x ``images_per_person`` dataset indices.
+
+    People are drawn uniformly (so a person with 500 images is not 250 times as frequent as one with 2); their images
+    are distinct where the person has enough, otherwise repeated (augmentation makes the copies differ).
+    """
+
+    def __init__(
+        self, labels: list[int], people_per_batch: int, images_per_person: int, num_batches: int, seed: int = 0
+    ):
+        by_person: dict[int, list[int]] = {}
+        for index, label in enumerate(labels):
+            by_person.setdefault(label, []).append(index)
+        if people_per_batch > len(by_person):
+            raise ValueError(f"a batch needs {people_per_batch} people but only {len(by_person)} are available")
+        self.indices_by_person = [np.array(v) for _, v in sorted(by_person.items())]
+        self.people_per_batch = people_per_batch
+        self.images_per_person = images_per_person
+        self.num_batches = num_batches
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.RandomState(self.seed + self.epoch)
+        k = self.images_per_person
+        for _ in range(self.num_batches):
+            batch: list[int] = []
+            for person in rng.choice(len(self.indices_by_person), self.people_per_batch, replace=False):
+                indices = self.indices_by_person[person]
+                if len(indices) >= k:
+                    chosen = rng.choice(indices, k, replace=False)
+                else:
+                    chosen = np.concatenate([rng.permutation(indices), rng.choice(indices, k - len(indices))])
+                batch += chosen.tolist()
+            yield batch

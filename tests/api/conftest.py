@@ -1,0 +1,60 @@
+"""The service under test: a real (small) model bundle trained on LFW, on each index backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.service import Service
+from facerec.model.bundle import ModelBundle
+from facerec.model.encoder import EncoderConfig, FaceEncoder
+from facerec.testing.servers import NoidaElasticsearch
+from facerec.train.calibrate import fit_isotonic
+from facerec.train.data import limit_split, split_people
+from facerec.train.evaluation import build_pairs, evaluate_verification
+from facerec.train.training import TrainConfig, train
+
+from .helpers import BACKENDS, settings_for
+
+
+def make_test_bundle(people: dict[str, list[str]], folder: Path, steps: int = 40) -> Path:
+    """ImageNet Lite0 with a briefly trained projection, calibrated on real dev pairs by the flow's code."""
+    torch.manual_seed(0)
+    split = limit_split(split_people(people), 60)
+    encoder = FaceEncoder(EncoderConfig(flip_tta=False))
+    preprocess = encoder.default_preprocess(image_size=96)
+    dev_pairs = build_pairs(people, split.dev)
+    config = TrainConfig(max_steps=steps, epochs=100, evals_per_epoch=1, patience=100, augmentation="low")
+    train(encoder, people, split.train, dev_pairs, preprocess, config, progress=False)
+    calibrator = fit_isotonic(evaluate_verification(encoder, preprocess, dev_pairs), dev_pairs.labels)
+    bundle = ModelBundle(encoder, preprocess, calibrator, split, metrics={"roc_auc": None})
+    return bundle.save(folder)
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory, lfw_people):
+    return make_test_bundle(lfw_people, tmp_path_factory.mktemp("bundle") / "model")
+
+
+@pytest.fixture(scope="session")
+def noida(tmp_path_factory):
+    server = NoidaElasticsearch(tmp_path_factory.mktemp("noida")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def service(request, tmp_path, bundle_dir):
+    service = Service.start(settings_for(request.param, tmp_path, bundle_dir, request))
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def client(service):
+    with TestClient(create_app(service=service)) as client:
+        yield client

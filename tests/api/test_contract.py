@@ -1,0 +1,69 @@
+"""The HTTP contract on a tiny model (no LFW): shapes of answers and errors, every route's declared model."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.service import Service
+from facerec.serve.settings import Settings
+from facerec.testing.synthetic import synthetic_face
+
+from .helpers import jpeg, post_index, post_recognize
+
+
+@pytest.fixture(scope="module")
+def tiny_service(tiny_bundle_dir, tmp_path_factory):
+    settings = Settings(
+        _env_file=None,
+        model_uri=str(tiny_bundle_dir),
+        index={"path": str(tmp_path_factory.mktemp("index") / "faces.sqlite3")},
+        inference={"threads": 1},
+    )
+    service = Service.start(settings)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def client(tiny_service):
+    with TestClient(create_app(service=tiny_service)) as client:
+        yield client
+    for name in list(tiny_service.recognizer.index.people()):
+        tiny_service.recognizer.delete_person(name)
+
+
+def test_every_route_declares_its_response_model(client):
+    operations = {
+        (method, path): operation
+        for path, item in client.get("/openapi.json").json()["paths"].items()
+        for method, operation in item.items()
+    }
+    assert {path for _, path in operations} >= {"/api/v1/index", "/api/v1/recognize", "/api/v1/model", "/ready"}
+    untyped = []
+    for key, operation in operations.items():
+        success = next(v for status, v in operation["responses"].items() if status.startswith("2"))
+        if "$ref" not in success.get("content", {}).get("application/json", {}).get("schema", {}):
+            untyped.append(key)
+    assert untyped == []
+
+
+def test_enrol_recognise_and_model_answers_on_a_crop(client):
+    created = post_index(client, jpeg(synthetic_face(1)), "Ann", detect="false")
+    assert created.status_code == 201 and created.json()["faces_detected"] == 1
+    answer = post_recognize(client, jpeg(synthetic_face(1, 1)), detect="false", k=1).json()
+    assert answer["results"]["pred"] == "Ann" and answer["faces"][0]["candidates"][0]["name"] == "Ann"
+    model = client.get("/api/v1/model").json()
+    assert model["error"] is False and model["encoder"]["backbone"] == "test_efficientnet"
+    assert model["preprocess"]["image_size"] == 64 and model["runtime"] == "onnx"
+
+
+def test_no_face_answers_422_with_the_one_message(client):
+    blank = jpeg(synthetic_face(1).point(lambda _: 128))
+    for response in (post_index(client, blank, "Ann"), post_recognize(client, blank)):
+        assert response.status_code == 422
+        assert response.json() == {
+            "error": True,
+            "msg": "no face found in the image (send a clearer photo, or detect=false for a face crop)",
+        }

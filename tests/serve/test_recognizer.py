@@ -1,0 +1,78 @@
+"""The recognizer's logic on synthetic faces: a tiny encoder, an in-memory index, a detector with fixed boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facerec.index import FaceRecord
+from facerec.serve.recognizer import NO_FACE, UNKNOWN, RecognitionError, StaleIndexError
+from facerec.testing.fakes import BoxDetector
+from facerec.testing.synthetic import synthetic_face
+
+
+def test_enrolled_people_are_named_and_strangers_are_unknown(recognizer):
+    for person in range(4):
+        enrolment = recognizer.enroll(synthetic_face(person, 0), f"P{person}", detect=False)
+        assert enrolment.faces_detected == 1 and enrolment.record.name == f"P{person}"
+    for person in range(4):
+        (face,) = recognizer.recognize(synthetic_face(person, 1), k=3, threshold=0.5, detect=False)
+        assert face.name == f"P{person}" and face.probability >= 0.5
+        assert len(face.candidates) == 3 and face.candidates[0].name == f"P{person}"
+    (stranger,) = recognizer.recognize(synthetic_face(77, 0), k=3, threshold=0.5, detect=False)
+    assert stranger.name == UNKNOWN and stranger.probability < 0.5 and stranger.candidates
+
+
+def test_no_face_is_one_message_for_every_route(recognizer):
+    nobody = BoxDetector(boxes=[])
+    recognizer.detector = nobody
+    image = synthetic_face(1)
+    for call in (
+        lambda: recognizer.enroll(image, "P1"),
+        lambda: recognizer.recognize(image, k=1, threshold=0.5),
+        lambda: recognizer.verify(image, image),
+    ):
+        with pytest.raises(RecognitionError, match="no face found"):
+            call()
+    assert NO_FACE.startswith("no face found")
+    assert recognizer.index.count() == 0
+
+
+def test_several_faces_need_a_choice_and_the_choice_is_the_box_asked_for(recognizer):
+    scene = Image.new("RGB", (600, 300))
+    scene.paste(synthetic_face(1), (0, 0))
+    scene.paste(synthetic_face(2).resize((200, 200)), (350, 50))
+    recognizer.detector = BoxDetector(boxes=[(64, 64, 186, 186), (401, 101, 499, 199)])
+    with pytest.raises(RecognitionError, match="2 faces found"):
+        recognizer.enroll(scene, "Someone")
+    with pytest.raises(RecognitionError, match="out of range"):
+        recognizer.enroll(scene, "Someone", face=5)
+    enrolment = recognizer.enroll(scene, "P2", face=1)
+    assert enrolment.box == (401, 101, 499, 199) and enrolment.faces_detected == 2
+    assert recognizer.index.people() == {"P2": 1}
+
+
+def test_faces_of_another_model_are_refused_until_reindexed(recognizer):
+    recognizer.enroll(synthetic_face(1), "P1", detect=False)
+    stored = next(iter(recognizer.index.records()))
+    recognizer.index.add([FaceRecord("Old", np.roll(stored.vector, 1), "older-model", crop_jpeg=stored.crop_jpeg)])
+    with pytest.raises(StaleIndexError, match="older-model"):
+        recognizer.recognize(synthetic_face(1, 1), k=2, threshold=0.5, detect=False)
+    assert recognizer.reindex() == 1
+    (face,) = recognizer.recognize(synthetic_face(1, 1), k=2, threshold=0.5, detect=False)
+    assert {c.name for c in face.candidates} == {"P1", "Old"}
+
+
+def test_deletes_remove_exactly_what_they_name(recognizer):
+    ids = [recognizer.enroll(synthetic_face(1, p), "P1", detect=False).record.face_id for p in range(2)]
+    keep = recognizer.enroll(synthetic_face(2), "P1 ", detect=False).record.face_id
+    assert recognizer.delete_face(ids[0]) and not recognizer.delete_face(ids[0])
+    assert recognizer.delete_person("P1") == 1
+    assert [r.face_id for r in recognizer.index.records()] == [keep]
+
+
+def test_verify_gives_a_similarity_and_a_calibrated_probability(recognizer):
+    same, p_same = recognizer.verify(synthetic_face(3, 0), synthetic_face(3, 1), detect=False)
+    other, p_other = recognizer.verify(synthetic_face(3, 0), synthetic_face(4, 0), detect=False)
+    assert same > other and p_same > 0.5 > p_other

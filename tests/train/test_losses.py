@@ -1,0 +1,56 @@
+"""Losses on small synthetic tensors."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from facerec.train.losses import CosFaceHead, TeacherDistillationLoss
+
+
+def test_relation_loss_is_zero_for_the_teachers_geometry_up_to_scale_and_offset():
+    torch.manual_seed(0)
+    teacher = F.normalize(torch.randn(12, 6), dim=1)
+    loss = TeacherDistillationLoss(embedding_dim=6, teacher_dim=6, mode="relation")
+    # an orthogonal rotation keeps every cosine: the student holds the teacher's geometry exactly
+    rotation, _ = torch.linalg.qr(torch.randn(6, 6))
+    assert loss(teacher @ rotation, teacher).item() == pytest.approx(0.0, abs=1e-5)
+    # a student whose similarities are an affine function of the teacher's loses nothing either
+    widened = F.normalize(torch.cat([teacher, torch.ones(12, 1)], dim=1), dim=1)
+    assert TeacherDistillationLoss(7, 6)(widened, teacher).item() == pytest.approx(0.0, abs=1e-5)
+    unrelated = F.normalize(torch.randn(12, 6), dim=1)
+    assert loss(unrelated, teacher).item() > 0.5
+
+
+def test_embedding_loss_learns_a_map_into_the_teacher_space():
+    torch.manual_seed(0)
+    student = F.normalize(torch.randn(32, 10), dim=1)
+    teacher = F.normalize(student @ torch.randn(10, 4), dim=1)
+    loss = TeacherDistillationLoss(embedding_dim=10, teacher_dim=4, mode="embedding")
+    optimizer = torch.optim.Adam(loss.parameters(), lr=0.05)
+    before = loss(student, teacher).item()
+    for _ in range(200):
+        optimizer.zero_grad()
+        loss(student, teacher).backward()
+        optimizer.step()
+    assert loss(student, teacher).item() < 0.05 < before
+    with pytest.raises(ValueError, match="distillation mode"):
+        TeacherDistillationLoss(10, 4, mode="logits")
+
+
+def test_cosface_head_penalises_the_true_class_by_its_margin_and_learns_centres():
+    torch.manual_seed(0)
+    head = CosFaceHead(embedding_dim=8, num_classes=4, scale=10.0, margin=0.35)
+    labels = torch.tensor([0, 1, 2, 3])
+    at_centres = torch.nn.functional.normalize(head.centres.detach(), dim=1)
+    without_margin = CosFaceHead(8, 4, scale=10.0, margin=0.0)
+    without_margin.centres = head.centres
+    assert head(at_centres, labels) > without_margin(at_centres, labels)
+    # embeddings far from their centres: a few steps on the centres alone bring the loss down
+    embeddings = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
+    optimizer = torch.optim.SGD(head.parameters(), lr=1.0)
+    before = head(embeddings, labels).item()
+    for _ in range(20):
+        optimizer.zero_grad()
+        head(embeddings, labels).backward()
+        optimizer.step()
+    assert head(embeddings, labels).item() < 0.5 * before

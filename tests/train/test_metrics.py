@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from facerec.train.metrics import (
+    best_threshold,
+    brier_score,
+    expected_calibration_error,
+    kfold_verification_accuracy,
+    open_set_metrics,
+    tar_at_far,
+    verification_metrics,
+)
+
+
+def test_best_threshold_by_hand():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    labels = np.array([1, 1, 0, 1, 0, 0], dtype=bool)
+    threshold, accuracy = best_threshold(scores, labels)
+    # accepting {0.9, 0.8} or {0.9, 0.8, 0.7, 0.6} both get 5 of 6 right; the first cut found is kept
+    assert accuracy == pytest.approx(5 / 6)
+    assert threshold == pytest.approx(0.75)
+
+
+def test_kfold_accuracy_separable_and_random():
+    scores = np.concatenate([np.linspace(0.6, 1.0, 50), np.linspace(0.0, 0.4, 50)])
+    labels = np.array([True] * 50 + [False] * 50)
+    accuracy, std, threshold = kfold_verification_accuracy(scores, labels)
+    assert accuracy == 1.0 and std == 0.0 and 0.4 < threshold < 0.6
+    rng = np.random.RandomState(0)
+    noise_accuracy, _, _ = kfold_verification_accuracy(rng.rand(2000), rng.rand(2000) > 0.5)
+    assert 0.45 < noise_accuracy < 0.55
+
+
+def test_tar_at_far_by_hand():
+    # 4 positives, 10 negatives; one negative scores 0.95, above all but one positive
+    scores = np.array([0.99, 0.9, 0.8, 0.3] + [0.95] + [0.1] * 9)
+    labels = np.array([1, 1, 1, 1] + [0] * 10, dtype=bool)
+    assert tar_at_far(scores, labels, 0.0) == pytest.approx(0.25)  # only 0.99 passes without a false accept
+    assert tar_at_far(scores, labels, 0.1) == pytest.approx(1.0)  # one false accept (1/10) lets 0.3 in
+
+
+def test_verification_metrics_keys_and_auc():
+    scores = np.array([0.9, 0.8, 0.3, 0.7, 0.2, 0.1])
+    labels = np.array([1, 1, 1, 0, 0, 0], dtype=bool)
+    metrics = verification_metrics(scores, labels)
+    # positives beat negatives in 8 of 9 (positive, negative) comparisons: only 0.3 < 0.7
+    assert metrics["roc_auc"] == pytest.approx(8 / 9)
+    assert metrics["n_positive_pairs"] == 3 and metrics["n_negative_pairs"] == 3
+
+
+def test_open_set_metrics_by_hand():
+    gallery = np.eye(3)
+    probes = np.array([[0.9, 0.1, 0], [0.1, 0.2, 0.9], [0.2, 0.8, 0.1], [0.5, 0.5, 0.5]])
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    metrics = open_set_metrics(gallery, ["a", "b", "c"], probes, ["a", "b", None, None])
+    assert metrics["open_set_rank1"] == pytest.approx(0.5)  # "a" right, "b" matched to "c"
+    top1 = (probes @ gallery.T).max(axis=1)
+    known_above = sum(k > u for k in top1[:2] for u in top1[2:])
+    assert metrics["open_set_known_vs_unknown_auc"] == pytest.approx(known_above / 4)
+
+
+def test_ece_and_brier_by_hand():
+    p = np.array([0.1, 0.1, 0.9, 0.9])
+    y = np.array([0, 1, 1, 1])
+    # bin of 0.1: accuracy 0.5 vs confidence 0.1; bin of 0.9: accuracy 1 vs 0.9 -> 0.5*0.4 + 0.5*0.1
+    assert expected_calibration_error(p, y, 15) == pytest.approx(0.25)
+    assert brier_score(p, y) == pytest.approx((0.01 + 0.81 + 0.01 + 0.01) / 4)
