@@ -24,6 +24,10 @@ if os.environ.get("USER", "root") == "root" and not os.environ.get("METAFLOW_USE
 
 from metaflow import FlowSpec, Parameter, card, current, step  # noqa: E402
 
+from facerec.model.encoder import EncoderConfig, backbone_preprocess  # noqa: E402
+from facerec.model.preprocess import PreprocessConfig  # noqa: E402
+from facerec.train.config import Recipe, TrainConfig  # noqa: E402
+
 _ROOT = Path(__file__).resolve().parent
 _SHARED_LFW = _ROOT.parent / "shared" / "lfw" / "lfw-deepfunneled"
 DEFAULT_DATASET = os.environ.get("LFW_DIR") or str(
@@ -31,109 +35,106 @@ DEFAULT_DATASET = os.environ.get("LFW_DIR") or str(
 )
 
 
+_TRAIN, _ENCODER, _INPUT, _RECIPE = TrainConfig(), EncoderConfig(), PreprocessConfig(), Recipe(dataset="")
+
+
 class FacialRecognitionTrainFlow(FlowSpec):
+    # every default comes from the configuration classes (facerec/train/config.py, facerec/model/*.py): one place each
     dataset = Parameter(
         "dataset", default=DEFAULT_DATASET, help="LFW folder (<Person>/<image>.jpg) or the s3:// prefix of an upload"
     )
-    train_fraction = Parameter("train_fraction", default=0.6, help="share of people used for training")
-    dev_fraction = Parameter("dev_fraction", default=0.2, help="share of people for model selection + calibration")
-    test_fraction = Parameter("test_fraction", default=0.2, help="share of people for the reported metrics")
-    max_people = Parameter("max_people", default=0, help="keep at most this many people per split part (0 = all)")
-    backbone = Parameter("backbone", default="tf_efficientnet_lite0", help="timm backbone name")
+    train_fraction = Parameter("train_fraction", default=_RECIPE.fractions[0], help="share of people for training")
+    dev_fraction = Parameter("dev_fraction", default=_RECIPE.fractions[1], help="people for selection + calibration")
+    test_fraction = Parameter("test_fraction", default=_RECIPE.fractions[2], help="people for the reported metrics")
+    max_people = Parameter("max_people", default=_RECIPE.max_people, help="at most this many people per part (0 = all)")
+    backbone = Parameter("backbone", default=_ENCODER.backbone, help="timm backbone name")
     pretrained = Parameter(
         "pretrained",
-        default="imagenet",
-        help="'imagenet' (offline file for Lite0, timm hub otherwise), 'none' or a path",
+        default=_RECIPE.pretrained,
+        help="'imagenet' (offline for Lite0, timm hub otherwise), 'none' or a file",
     )
-    embedding_dim = Parameter("embedding_dim", default=300, help="embedding size")
-    image_size = Parameter("image_size", default=160, help="training input side in pixels (224 costs 2.2x per image)")
-    crop_fraction = Parameter("crop_fraction", default=0.68, help="central share of the face crop in training")
+    embedding_dim = Parameter("embedding_dim", default=_ENCODER.embedding_dim, help="embedding size")
+    image_size = Parameter("image_size", default=_INPUT.image_size, help="training input side in pixels")
+    crop_fraction = Parameter("crop_fraction", default=_INPUT.crop_fraction, help="central share of the face crop")
     # a larger test input than the training one (Touvron et al. 2019, "FixRes") raises verification AUC but lowers
     # rank-1 identification here (bench/test_time_resolution.py on dev people), so serving matches training by default
-    eval_scale = Parameter("eval_scale", default=1.0, help="input side for evaluation and serving = image_size x this")
-    eval_crop_fraction = Parameter(
-        "eval_crop_fraction", default=0.0, help="face crop share for evaluation and serving (0 = crop_fraction)"
+    eval_scale = Parameter(
+        "eval_scale", default=1.0, help="test input (selection, evaluation, serving) = image_size x this"
     )
-    flip_tta = Parameter("flip_tta", default=True, type=bool, help="average embeddings of the image and its mirror")
-    epochs = Parameter("epochs", default=10, help="maximum epochs (epoch = one pass worth of training images)")
-    batch_size = Parameter("batch_size", default=32, help="images per batch (P people x K images)")
-    images_per_person = Parameter("images_per_person", default=4, help="K: images of each person in a batch")
-    lr = Parameter("lr", default=1e-3, help="AdamW learning rate of the projection head")
-    backbone_lr_scale = Parameter("backbone_lr_scale", default=0.5, help="backbone lr = lr x this")
-    weight_decay = Parameter("weight_decay", default=1e-2, help="AdamW weight decay (weights only)")
-    margin = Parameter("margin", default=0.25, help="batch-hard triplet margin in cosine distance")
-    soft_margin = Parameter("soft_margin", default=False, type=bool, help="soft-margin triplet loss instead")
-    cosface_weight = Parameter(
-        "cosface_weight", default=0.0, help="weight of an auxiliary CosFace loss over training identities (0 = off)"
+    eval_crop_fraction = Parameter("eval_crop_fraction", default=0.0, help="test crop share (0 = crop_fraction)")
+    flip_tta = Parameter("flip_tta", default=_ENCODER.flip_tta, type=bool, help="average image and mirror embeddings")
+    epochs = Parameter("epochs", default=_TRAIN.epochs, help="maximum epochs (one = a pass over labelled images)")
+    batch_size = Parameter("batch_size", default=_TRAIN.batch_size, help="images per batch (P people x K images)")
+    images_per_person = Parameter("images_per_person", default=_TRAIN.images_per_person, help="K: images per person")
+    singles_per_batch = Parameter(
+        "singles_per_batch", default=_TRAIN.singles_per_batch, help="train-part single-image people added per batch"
     )
-    # measured on dev people (README): relational distillation at weight 1 beat the triplet loss alone; weight 4 and the
-    # embedding mode did worse
+    lr = Parameter("lr", default=_TRAIN.lr, help="AdamW learning rate of the projection head")
+    backbone_lr_scale = Parameter("backbone_lr_scale", default=_TRAIN.backbone_lr_scale, help="backbone lr = lr x this")
+    weight_decay = Parameter("weight_decay", default=_TRAIN.weight_decay, help="AdamW weight decay (weights only)")
+    margin = Parameter("margin", default=_TRAIN.margin, help="batch-hard triplet margin in cosine distance")
+    soft_margin = Parameter("soft_margin", default=_TRAIN.soft_margin, type=bool, help="soft-margin triplet loss")
+    cosface_weight = Parameter("cosface_weight", default=_TRAIN.cosface_weight, help="auxiliary CosFace loss (0 = off)")
     distill_weight = Parameter(
-        "distill_weight", default=1.0, help="weight of distillation from the dlib face teacher (0 = off)"
+        "distill_weight", default=_TRAIN.distill_weight, help="dlib teacher distillation (0 = off)"
     )
-    distill_mode = Parameter("distill_mode", default="relation", help="relation | embedding (facerec.train.losses)")
-    ema_decay = Parameter("ema_decay", default=0.0, help="weight moving average kept and evaluated (0 = off)")
-    warmup_fraction = Parameter("warmup_fraction", default=0.05, help="linear warm-up share, then cosine decay")
-    grad_clip_norm = Parameter("grad_clip_norm", default=5.0, help="gradient clipping (global L2 norm)")
-    evals_per_epoch = Parameter("evals_per_epoch", default=2, help="dev evaluations per epoch")
-    patience = Parameter("patience", default=3, help="evaluations without a better dev AUC before stopping")
-    max_minutes = Parameter("max_minutes", default=38.0, help="wall-clock budget of the training loop (0 = none)")
-    max_steps = Parameter("max_steps", default=0, help="stop after this many steps (0 = no limit)")
-    augmentation = Parameter("augmentation", default="high", help="none | low | high")
-    seed = Parameter("seed", default=42, help="seed of the split, the sampler and the initialisation")
+    distill_mode = Parameter("distill_mode", default=_TRAIN.distill_mode, help="relation | embedding")
+    centre_weight = Parameter(
+        "centre_weight", default=_TRAIN.centre_weight, help="margin softmax on the teacher's identity centres (0 = off)"
+    )
+    ema_decay = Parameter("ema_decay", default=_TRAIN.ema_decay, help="weight moving average (0 = off)")
+    warmup_fraction = Parameter("warmup_fraction", default=_TRAIN.warmup_fraction, help="linear warm-up share")
+    grad_clip_norm = Parameter("grad_clip_norm", default=_TRAIN.grad_clip_norm, help="gradient clipping (global L2)")
+    evals_per_epoch = Parameter("evals_per_epoch", default=_TRAIN.evals_per_epoch, help="dev evaluations per epoch")
+    select_on = Parameter("select_on", default=_TRAIN.select_on, help="auc | auc+dir: what model selection maximises")
+    patience = Parameter("patience", default=_TRAIN.patience, help="evaluations without a better selection score")
+    max_minutes = Parameter("max_minutes", default=_TRAIN.max_minutes, help="wall-clock budget of training (0 = none)")
+    max_steps = Parameter("max_steps", default=_TRAIN.max_steps, help="stop after this many steps (0 = no limit)")
+    augmentation = Parameter("augmentation", default=_TRAIN.augmentation, help="none | low | high")
+    seed = Parameter("seed", default=_TRAIN.seed, help="seed of the split, the sampler and the initialisation")
     num_threads = Parameter("num_threads", default=0, help="torch CPU threads (0 = torch's default)")
-    num_workers = Parameter("num_workers", default=0, help="data-loading worker processes")
+    num_workers = Parameter("num_workers", default=_TRAIN.num_workers, help="data-loading worker processes")
     bucket = Parameter("bucket", default=os.environ.get("S3_BUCKET", ""), help="S3 bucket to publish to ('' = none)")
 
-    def _train_config(self):
-        from facerec.train.training import TrainConfig
-
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            images_per_person=self.images_per_person,
-            lr=self.lr,
-            backbone_lr_scale=self.backbone_lr_scale,
-            weight_decay=self.weight_decay,
-            margin=self.margin,
-            soft_margin=self.soft_margin,
-            cosface_weight=self.cosface_weight,
-            distill_weight=self.distill_weight,
-            distill_mode=self.distill_mode,
-            ema_decay=self.ema_decay,
-            warmup_fraction=self.warmup_fraction,
-            grad_clip_norm=self.grad_clip_norm,
-            evals_per_epoch=self.evals_per_epoch,
-            patience=self.patience,
-            max_minutes=self.max_minutes,
-            max_steps=self.max_steps,
-            augmentation=self.augmentation,
-            seed=self.seed,
-            num_workers=self.num_workers,
+    def _build_recipe(self) -> Recipe:
+        """The one configuration object of this run, from the parameters (``start`` only; later steps read it)."""
+        train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        train = TrainConfig(**{name: getattr(self, name) for name in train_fields if hasattr(self, name)})
+        test_size = round(self.image_size * self.eval_scale) if self.eval_scale != 1.0 else None
+        return Recipe(
+            dataset=self.dataset,
+            train=train,
+            encoder=EncoderConfig(self.backbone, self.embedding_dim, self.flip_tta),
+            preprocess=backbone_preprocess(
+                self.backbone,
+                image_size=self.image_size,
+                crop_fraction=self.crop_fraction,
+                test_image_size=test_size,
+                test_crop_fraction=self.eval_crop_fraction or None,
+            ),
+            fractions=(self.train_fraction, self.dev_fraction, self.test_fraction),
+            max_people=self.max_people,
+            pretrained=self.pretrained,
         )
 
     @property
-    def _eval_image_size(self) -> int:
-        return round(self.image_size * self.eval_scale)
-
-    @property
-    def _eval_crop_fraction(self) -> float:
-        return self.eval_crop_fraction or self.crop_fraction
+    def _recipe(self) -> Recipe:
+        return Recipe.from_dict(self.recipe)
 
     def _encoder(self, pretrained: str):
         import torch
 
-        from facerec.model.encoder import EncoderConfig, FaceEncoder
+        from facerec.model.encoder import FaceEncoder
 
         if self.num_threads:
             torch.set_num_threads(self.num_threads)
-        return FaceEncoder(EncoderConfig(self.backbone, self.embedding_dim, self.flip_tta), pretrained=pretrained)
+        return FaceEncoder(self._recipe.encoder, pretrained=pretrained)
 
     def _people_and_split(self):
         from facerec.model.split import PersonSplit
         from facerec.train.data import resolve_dataset, scan_people
 
-        return scan_people(resolve_dataset(self.dataset)), PersonSplit.from_json(self.split_json)
+        return scan_people(resolve_dataset(self._recipe.dataset)), PersonSplit.from_json(self.split_json)
 
     def _trained_encoder(self):
         from safetensors.torch import load
@@ -144,29 +145,23 @@ class FacialRecognitionTrainFlow(FlowSpec):
 
     @step
     def start(self):
-        """Validate every parameter before any expensive work."""
-        from facerec.train.data import check_fractions, resolve_dataset
+        """Build the run's recipe from the parameters and validate it, the dataset and the bucket: bad settings fail
+        in seconds, not after training."""
+        from facerec.train.data import resolve_dataset
 
-        check_fractions((self.train_fraction, self.dev_fraction, self.test_fraction))
-        self._train_config().validate()
-        fractions = (self.crop_fraction, self._eval_crop_fraction)
-        if min(self.image_size, self._eval_image_size) < 32 or not all(0 < f <= 1 for f in fractions):
-            raise ValueError(
-                "image_size and image_size x eval_scale must be >= 32, crop_fraction and eval_crop_fraction "
-                "in (0, 1] (eval_crop_fraction 0 = crop_fraction)"
-            )
-        if self.embedding_dim < 2:
-            raise ValueError(f"embedding_dim must be >= 2, got {self.embedding_dim}")
-        if self.distill_weight:
+        recipe = self._build_recipe()
+        recipe.validate()
+        if recipe.train.needs_teacher:
             from facerec.train.teacher import check_available
 
             check_available()
-        if not self.dataset.startswith("s3://"):
-            resolve_dataset(self.dataset)
+        if not recipe.dataset.startswith("s3://"):
+            resolve_dataset(recipe.dataset)
         if self.bucket:  # find out now, not after training, that the model cannot be published
             from facerec.storage import S3Config, ensure_bucket
 
             ensure_bucket(S3Config(), self.bucket)
+        self.recipe = recipe.to_dict()
         self.next(self.split)
 
     @step
@@ -174,41 +169,43 @@ class FacialRecognitionTrainFlow(FlowSpec):
         """Person-disjoint split; the dataset is downloaded here once when it lives in S3."""
         from facerec.train.data import limit_split, resolve_dataset, scan_people, split_people
 
-        people = scan_people(resolve_dataset(self.dataset))
-        split = split_people(people, (self.train_fraction, self.dev_fraction, self.test_fraction), self.seed)
-        if self.max_people:
-            split = limit_split(split, self.max_people, self.seed)
-        self._train_config().validate(len(split.train))
+        recipe = self._recipe
+        people = scan_people(resolve_dataset(recipe.dataset))
+        split = split_people(people, recipe.fractions, recipe.seed)
+        if recipe.max_people:
+            split = limit_split(split, recipe.max_people, recipe.seed)
+        recipe.train.validate(len(split.train))
         self.split_json = split.to_json()
         self.split_counts = {part: len(split.part(part)) for part in ("train", "dev", "test")}
-        print(f"people per part: {self.split_counts}; single-image people: {len(split.singles)}")
+        singles = {part: len(split.singles(part)) for part in ("train", "dev", "test")}
+        print(f"people per part: {self.split_counts}; single-image people per part: {singles}")
         self.next(self.train)
 
     @card(type="blank")
     @step
     def train(self):
-        """Batch-hard triplet fine-tuning with dev-set model selection."""
+        """Fine-tune the encoder with dev-set model selection."""
         from metaflow.cards import Image, Markdown, Table
         from safetensors.torch import save
 
-        from facerec.train.evaluation import build_pairs
+        from facerec.train.evaluation import DevProtocol
         from facerec.train.plots import training_curves
         from facerec.train.teacher import TEACHER_ID
         from facerec.train.training import train
 
+        recipe = self._recipe
         people, split = self._people_and_split()
-        encoder = self._encoder(self.pretrained)
-        preprocess = encoder.default_preprocess(self.image_size, self.crop_fraction)
-        dev_pairs = build_pairs(people, split.dev, seed=self.seed)
+        encoder = self._encoder(recipe.pretrained)
+        dev = DevProtocol.build(people, split.dev, split.singles_dev, seed=recipe.seed)
 
         def log(record: dict) -> None:
             print(
                 " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True
             )
 
-        config = self._train_config()
+        config = recipe.train
         teacher, self.teacher_seconds = None, 0.0
-        if config.distill_weight:
+        if config.needs_teacher:
             import time
 
             from facerec.train.teacher import teacher_descriptors
@@ -216,24 +213,26 @@ class FacialRecognitionTrainFlow(FlowSpec):
             # computed once per image and cached; the time spent here comes out of the loop's budget so that a
             # cold cache does not lengthen the run
             started = time.monotonic()
-            teacher = teacher_descriptors(people, split.train)
+            names = split.train + (split.singles_train if config.singles_per_batch else [])
+            teacher = teacher_descriptors(people, names)
             self.teacher_seconds = time.monotonic() - started
             if config.max_minutes:
                 config = dataclasses.replace(
                     config, max_minutes=max(1.0, config.max_minutes - self.teacher_seconds / 60)
                 )
-        result = train(encoder, people, split.train, dev_pairs, preprocess, config, on_eval=log, teacher=teacher)
-        self.weights = save({k: v.contiguous() for k, v in encoder.state_dict().items()})
-        self.encoder_config = encoder.config.to_dict()
-        # the bundle carries the evaluation/serving input; the training input is kept for the record
-        serving = dataclasses.replace(
-            preprocess,
-            image_size=self._eval_image_size,
-            crop_fraction=self._eval_crop_fraction,
+        result = train(
+            encoder,
+            people,
+            split.train,
+            dev,
+            recipe.preprocess,
+            config,
+            on_eval=log,
+            teacher=teacher,
+            train_singles=split.singles_train,
         )
-        self.preprocess_config = serving.to_dict()
+        self.weights = save({k: v.contiguous() for k, v in encoder.state_dict().items()})
         self.train_result = result.to_dict() | {
-            "preprocess": preprocess.to_dict(),
             "teacher": TEACHER_ID if teacher else None,
             "teacher_seconds": round(self.teacher_seconds, 1),
         }
@@ -241,14 +240,15 @@ class FacialRecognitionTrainFlow(FlowSpec):
             Markdown(
                 f"# Training\n{result.steps} steps, {result.images_seen:,} images, "
                 f"{result.images_per_second:.1f} images/s, {result.train_seconds / 60:.1f} min. "
-                f"Stopped: {result.stop_reason}. Best dev AUC {result.best_dev_auc:.4f} at step {result.best_step}."
+                f"Stopped: {result.stop_reason}. Best dev selection score {result.best_selection_score:.4f} "
+                f"(dev AUC {result.best_dev_auc:.4f}) at step {result.best_step}."
             )
         )
         current.card.append(Image.from_matplotlib(training_curves(result.history)))
-        keys = ["step", "epoch", "loss", "dev_auc", "dev_accuracy", "lr", "elapsed_s"]
+        keys = ["step", "epoch", "loss", "dev_auc", "dev_rank1", "dev_dir_at_fpir_0.05", "selection_score", "lr"]
         current.card.append(
             Table(
-                [[round(h[k], 4) if isinstance(h[k], float) else h[k] for k in keys] for h in result.history],
+                [[round(h[k], 4) if isinstance(h.get(k), float) else h.get(k) for k in keys] for h in result.history],
                 headers=keys,
             )
         )
@@ -257,21 +257,22 @@ class FacialRecognitionTrainFlow(FlowSpec):
     @card(type="blank")
     @step
     def evaluate(self):
-        """Calibrate on dev pairs, then measure everything on test people."""
+        """Calibrate on dev pairs, then measure everything on test people and test strangers."""
         from metaflow.cards import Image, Markdown, Table
 
-        from facerec.model.preprocess import PreprocessConfig
         from facerec.train.calibrate import fit_isotonic
         from facerec.train.evaluation import build_pairs, evaluate_test, evaluate_verification
         from facerec.train.plots import reliability_diagram
 
+        recipe = self._recipe
         people, split = self._people_and_split()
         encoder = self._trained_encoder()
-        preprocess = PreprocessConfig.from_dict(self.preprocess_config)
-        dev_pairs = build_pairs(people, split.dev, seed=self.seed)
-        calibrator = fit_isotonic(evaluate_verification(encoder, preprocess, dev_pairs), dev_pairs.labels)
+        dev_pairs = build_pairs(people, split.dev, seed=recipe.seed)
+        calibrator = fit_isotonic(evaluate_verification(encoder, recipe.preprocess, dev_pairs), dev_pairs.labels)
         self.calibrator = calibrator.to_dict()
-        self.metrics = evaluate_test(encoder, preprocess, people, split.test, split.singles, calibrator, seed=self.seed)
+        self.metrics = evaluate_test(
+            encoder, recipe.preprocess, people, split.test, split.singles_test, calibrator, seed=recipe.seed
+        )
         self.metrics["train_images_per_second"] = self.train_result["images_per_second"]
         shown = {k: v for k, v in self.metrics.items() if not isinstance(v, dict)}
         current.card.append(Markdown(f"# Test metrics ({len(split.test)} people never seen in training)"))
@@ -287,16 +288,15 @@ class FacialRecognitionTrainFlow(FlowSpec):
         """Write the bundle to the Metaflow datastore and, with a bucket configured, to S3 with a latest manifest."""
         from facerec.model.bundle import ModelBundle, bundle_files, publish_to_s3
         from facerec.model.calibration import IsotonicCalibrator
-        from facerec.model.preprocess import PreprocessConfig
         from facerec.model.split import PersonSplit
         from facerec.storage import S3Config
 
         bundle = ModelBundle(
             encoder=self._trained_encoder(),
-            preprocess=PreprocessConfig.from_dict(self.preprocess_config),
+            preprocess=self._recipe.preprocess,
             calibrator=IsotonicCalibrator.from_dict(self.calibrator),
             split=PersonSplit.from_json(self.split_json),
-            metrics=self.metrics | {"train": self.train_result},
+            metrics=self.metrics | {"train": self.train_result | {"recipe": self.recipe}},
             run_id=f"{current.flow_name}-{current.run_id}",
         )
         with tempfile.TemporaryDirectory() as folder:

@@ -82,7 +82,7 @@ def main() -> None:
 
     rows = []
     for size, fraction, flip in configs:
-        preprocess = dataclasses.replace(bundle.preprocess, image_size=size, crop_fraction=fraction)
+        preprocess = dataclasses.replace(bundle.preprocess, test_image_size=size, test_crop_fraction=fraction)
         started = time.perf_counter()
         with torch.inference_mode():
             embeddings = evaluation.embed_paths(bundle.encoder, preprocess, paths, flip_tta=flip)

@@ -25,9 +25,9 @@ from torch import nn  # noqa: E402
 
 from bench.reporting import environment, write_report  # noqa: E402
 from facerec.model.encoder import EncoderConfig, create_backbone  # noqa: E402
-from facerec.model.preprocess import PreprocessConfig  # noqa: E402
 from facerec.model.split import PersonSplit  # noqa: E402
 from facerec.train.calibrate import fit_isotonic  # noqa: E402
+from facerec.train.config import Recipe  # noqa: E402
 from facerec.train.data import resolve_dataset, scan_people  # noqa: E402
 from facerec.train.evaluation import build_pairs, evaluate_test, evaluate_verification  # noqa: E402
 
@@ -92,16 +92,17 @@ def main() -> None:
         wall = (run.finished_at - run.created_at).total_seconds()
     data = run.data
     split = PersonSplit.from_json(data.split_json)
-    preprocess = PreprocessConfig.from_dict(data.preprocess_config)
+    recipe = Recipe.from_dict(data.recipe)
+    preprocess = recipe.preprocess
 
     print("evaluating the untrained ImageNet Lite0 baseline on the same pairs ...", flush=True)
     torch.set_num_threads(os.cpu_count() or 1)
-    people = scan_people(resolve_dataset(data.dataset))
+    people = scan_people(resolve_dataset(recipe.dataset))
     baseline = ImageNetFeatures()
     dev_pairs = build_pairs(people, split.dev, seed=split.seed)
     baseline_calibrator = fit_isotonic(evaluate_verification(baseline, preprocess, dev_pairs), dev_pairs.labels)
     baseline_metrics = evaluate_test(
-        baseline, preprocess, people, split.test, split.singles, baseline_calibrator, split.seed
+        baseline, preprocess, people, split.test, split.singles_test, baseline_calibrator, split.seed
     )
 
     train = data.train_result
@@ -112,24 +113,7 @@ def main() -> None:
         "wall_time_s": wall,
         "train": {k: v for k, v in train.items() if k != "history"},
         "dev_history": train["history"],
-        "parameters": {
-            k: getattr(data, k)
-            for k in (
-                "image_size",
-                "crop_fraction",
-                "eval_scale",
-                "eval_crop_fraction",
-                "flip_tta",
-                "batch_size",
-                "epochs",
-                "lr",
-                "margin",
-                "distill_weight",
-                "distill_mode",
-                "max_minutes",
-            )
-            if k in data
-        },
+        "recipe": data.recipe,
         "fine_tuned": {k: v for k, v in data.metrics.items() if k != "reliability"},
         "imagenet_lite0_baseline": {k: v for k, v in baseline_metrics.items() if k != "reliability"},
     }

@@ -37,6 +37,20 @@ class EncoderConfig:
         )
 
 
+def backbone_preprocess(backbone: str, **sizes) -> PreprocessConfig:
+    """Normalisation and interpolation as ``backbone`` was pretrained with (timm's config; no weights loaded);
+    ``sizes`` set the input sizes."""
+    cfg = timm.models.get_pretrained_cfg(backbone)
+    if cfg is None:
+        return PreprocessConfig(**sizes)
+    return PreprocessConfig(
+        **sizes,
+        mean=tuple(float(x) for x in cfg.mean),
+        std=tuple(float(x) for x in cfg.std),
+        interpolation=str(cfg.interpolation or "bicubic"),
+    )
+
+
 def create_backbone(name: str, pretrained: str = "imagenet") -> nn.Module:
     """A timm feature extractor (no classifier).
 
@@ -96,16 +110,9 @@ class FaceEncoder(nn.Module):
         finally:
             self.train(was_training)
 
-    def default_preprocess(self, image_size: int = 160, crop_fraction: float = 0.68) -> PreprocessConfig:
-        """Normalisation and interpolation as the backbone was pretrained with."""
-        cfg = self.backbone.pretrained_cfg
-        return PreprocessConfig(
-            image_size=image_size,
-            crop_fraction=crop_fraction,
-            mean=tuple(float(x) for x in cfg["mean"]),
-            std=tuple(float(x) for x in cfg["std"]),
-            interpolation=str(cfg.get("interpolation", "bicubic")),
-        )
+    def default_preprocess(self, **sizes) -> PreprocessConfig:
+        """Normalisation and interpolation as the backbone was pretrained with; ``sizes`` set the input sizes."""
+        return backbone_preprocess(self.config.backbone, **sizes)
 
     def parameter_groups(self, lr: float, backbone_lr: float, weight_decay: float) -> list[dict]:
         """AdamW groups: weight decay on weights only (not biases or norm parameters), lower lr on the backbone."""

@@ -19,23 +19,47 @@ class PreprocessConfig:
     """How a face crop becomes the encoder's input; travels with the model in the bundle.
 
     A face crop is LFW-like: the face centred, about 40% of the crop's side. ``crop_fraction`` keeps the central part
-    of it (0.68 of 250 px = 170 px: the face with a little context) before resizing to ``image_size``.
+    of it (0.68 of 250 px = 170 px: the face with a little context) before resizing to ``image_size``. Training
+    and test inputs sit side by side, as in timm's pretrained configs (``input_size`` / ``test_input_size``): the
+    test values (``None`` = the training ones) are what model selection, calibration, evaluation and serving see.
     """
 
     image_size: int = 160
     crop_fraction: float = 0.68
+    test_image_size: int | None = None
+    test_crop_fraction: float | None = None
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     interpolation: str = "bicubic"
+
+    @property
+    def eval_image_size(self) -> int:
+        return self.test_image_size or self.image_size
+
+    @property
+    def eval_crop_fraction(self) -> float:
+        return self.test_crop_fraction or self.crop_fraction
+
+    def validate(self) -> None:
+        sizes = (self.image_size, self.eval_image_size)
+        fractions = (self.crop_fraction, self.eval_crop_fraction)
+        if min(sizes) < 32 or not all(0 < f <= 1 for f in fractions):
+            raise ValueError(
+                f"image sizes must be >= 32 and crop fractions in (0, 1], got sizes {sizes}, fractions {fractions}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> PreprocessConfig:
+        """Also reads bundles written before the test input had fields of its own (their input is the test one)."""
+        test_size, test_crop = data.get("test_image_size"), data.get("test_crop_fraction")
         return cls(
             image_size=int(data["image_size"]),
             crop_fraction=float(data["crop_fraction"]),
+            test_image_size=int(test_size) if test_size else None,
+            test_crop_fraction=float(test_crop) if test_crop else None,
             mean=tuple(data["mean"]),
             std=tuple(data["std"]),
             interpolation=str(data["interpolation"]),
@@ -64,10 +88,12 @@ def to_normalized_tensor(cfg: PreprocessConfig) -> list[Callable]:
 
 
 def eval_transform(cfg: PreprocessConfig) -> Callable[[Image.Image], torch.Tensor]:
+    """The test input: central ``eval_crop_fraction``, resized to ``eval_image_size``."""
+    size = cfg.eval_image_size
     return T.Compose(
         [
-            CenterFraction(cfg.crop_fraction),
-            T.Resize((cfg.image_size, cfg.image_size), interpolation=cfg.interpolation_mode, antialias=True),
+            CenterFraction(cfg.eval_crop_fraction),
+            T.Resize((size, size), interpolation=cfg.interpolation_mode, antialias=True),
             *to_normalized_tensor(cfg),
         ]
     )

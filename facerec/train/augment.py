@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 from PIL import Image
@@ -17,11 +18,11 @@ _ROTATION_MARGIN = 1.2
 
 
 def train_transform(cfg: PreprocessConfig, level: str = "high") -> Callable[[Image.Image], torch.Tensor]:
-    """Augmentation for training; ``none`` is exactly :func:`eval_transform`."""
+    """Augmentation around the training input (``image_size``, ``crop_fraction``)."""
     if level not in AUGMENTATION_LEVELS:
         raise ValueError(f"augmentation must be one of {AUGMENTATION_LEVELS}, got {level!r}")
-    if level == "none":
-        return eval_transform(cfg)
+    if level == "none":  # the training input without augmentation
+        return eval_transform(replace(cfg, test_image_size=None, test_crop_fraction=None))
     strong = level == "high"
     ops: list[Callable] = []
     if strong:

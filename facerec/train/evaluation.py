@@ -8,11 +8,19 @@ from itertools import combinations, islice
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
 from ..model.calibration import IsotonicCalibrator
 from ..model.encoder import FaceEncoder
 from ..model.preprocess import PreprocessConfig, load_rgb, preprocess
-from .metrics import brier_score, expected_calibration_error, open_set_metrics, reliability_curve, verification_metrics
+from .metrics import (
+    best_threshold,
+    brier_score,
+    expected_calibration_error,
+    open_set_metrics,
+    reliability_curve,
+    verification_metrics,
+)
 
 
 @dataclass
@@ -122,6 +130,45 @@ def identification_metrics(
         np.stack([embeddings[p] for p in probe_paths]),
         probe_labels,
     )
+
+
+@dataclass
+class DevProtocol:
+    """What model selection measures at every evaluation, on dev people only: verification pairs, and open-set
+    identification with each dev person's first photo as the gallery and dev strangers among the probes."""
+
+    pairs: PairSet
+    gallery_paths: list[str]
+    gallery_labels: list[str]
+    probe_paths: list[str]
+    probe_labels: list[str | None]
+
+    @classmethod
+    def build(
+        cls, people: dict[str, list[str]], names: list[str], strangers: Iterable[str] = (), seed: int = 0
+    ) -> DevProtocol:
+        return cls(build_pairs(people, names, seed=seed), *open_set_protocol(people, names, list(strangers)))
+
+    @property
+    def paths(self) -> list[str]:
+        return sorted(set(self.pairs.paths) | set(self.gallery_paths) | set(self.probe_paths))
+
+    def measure(self, encoder: FaceEncoder, preprocess_config: PreprocessConfig, flip_tta: bool = False) -> dict:
+        """Dev AUC and accuracy of the pairs; rank-1 and, with strangers, the detection rate at FPIR 0.05."""
+        embeddings = embed_paths(encoder, preprocess_config, self.paths, flip_tta=flip_tta)
+        similarities = pair_similarities(embeddings, self.pairs)
+        metrics = {
+            "dev_auc": float(roc_auc_score(self.pairs.labels, similarities)),
+            "dev_accuracy": best_threshold(similarities, self.pairs.labels)[1],
+        }
+        if self.gallery_paths and any(label is not None for label in self.probe_labels):
+            found = identification_metrics(
+                embeddings, self.gallery_paths, self.gallery_labels, self.probe_paths, self.probe_labels
+            )
+            metrics["dev_rank1"] = found["open_set_rank1"]
+            if "open_set_fnir_at_fpir_0.05" in found:
+                metrics["dev_dir_at_fpir_0.05"] = 1 - found["open_set_fnir_at_fpir_0.05"]
+        return metrics
 
 
 def evaluate_verification(

@@ -1,4 +1,9 @@
-"""Training losses next to the batch-hard triplet loss: a CosFace head and distillation from a face teacher."""
+"""Training losses, composed into one objective (:class:`Objective`) by keyword.
+
+Every term takes the batch's embeddings, labels and the teacher's descriptors of the batch's images (``None`` when no
+teacher is used) and returns a scalar, so terms combine freely: ``Objective(triplet=(1.0, BatchHardTripletLoss()),
+relation=(1.0, TeacherDistillationLoss(300, 128)))``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,30 @@ import torch.nn.functional as F
 from torch import nn
 
 DISTILL_MODES = ("relation", "embedding")
+
+
+class BatchHardTripletLoss(nn.Module):
+    """Batch-hard triplet loss on cosine distance (Hermans et al. 2017).
+
+    Every image with a positive in the batch is an anchor: its farthest positive must be closer than its nearest
+    negative by ``margin`` (``soft``: log(1 + exp(d_pos - d_neg)) instead of the hinge). Images without a positive
+    (people with a single photo) are negatives for everyone else and anchors of nothing.
+    """
+
+    def __init__(self, margin: float = 0.25, soft: bool = False):
+        super().__init__()
+        self.margin, self.soft = margin, soft
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None):
+        distances = 1 - embeddings @ embeddings.T
+        same = labels[:, None] == labels[None, :]
+        positive = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+        anchors = positive.any(dim=1)
+        hardest_positive = torch.where(positive, distances, torch.zeros_like(distances)).amax(dim=1)
+        hardest_negative = torch.where(same, torch.full_like(distances, 4.0), distances).amin(dim=1)
+        gap = hardest_positive - hardest_negative
+        losses = F.softplus(gap) if self.soft else F.relu(gap + self.margin)
+        return losses[anchors].mean()
 
 
 class CosFaceHead(nn.Module):
@@ -21,7 +50,7 @@ class CosFaceHead(nn.Module):
         self.scale, self.margin = scale, margin
         self.centres = nn.Parameter(torch.randn(num_classes, embedding_dim) * 0.01)
 
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None):
         cosine = F.linear(embeddings, F.normalize(self.centres, dim=1))
         penalty = self.margin * F.one_hot(labels, cosine.shape[1]).to(cosine.dtype)
         return F.cross_entropy(self.scale * (cosine - penalty), labels)
@@ -45,7 +74,9 @@ class TeacherDistillationLoss(nn.Module):
         self.mode = mode
         self.head = nn.Linear(embedding_dim, teacher_dim, bias=False) if mode == "embedding" else None
 
-    def forward(self, embeddings: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    needs_teacher = True
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         if self.head is not None:
             return (1 - F.cosine_similarity(self.head(embeddings), teacher, dim=1)).mean()
         pairs = torch.triu_indices(len(embeddings), len(embeddings), offset=1, device=embeddings.device)
@@ -55,3 +86,46 @@ class TeacherDistillationLoss(nn.Module):
         teacher_sims = teacher_sims - teacher_sims.mean()
         correlation = (student_sims * teacher_sims).sum() / (student_sims.norm() * teacher_sims.norm() + 1e-8)
         return 1 - correlation
+
+
+class TeacherCentreLoss(nn.Module):
+    """A margin softmax whose class centres are the teacher's identity centres, frozen (ProxylessKD, Shi et al. 2020;
+    MarginDistillation, Svitov & Alyamkin 2020).
+
+    ``centres`` holds the mean teacher descriptor of every training identity (single-image people included). A
+    learned linear head maps the student's embedding into the teacher's space, where the CosFace margin softmax asks
+    it to sit at its identity's centre, away from every other centre: the student learns where identities lie in the
+    teacher's space rather than the teacher's per-image noise, and each step sees every identity as a negative.
+    """
+
+    def __init__(self, embedding_dim: int, centres: torch.Tensor, scale: float = 30.0, margin: float = 0.2):
+        super().__init__()
+        self.scale, self.margin = scale, margin
+        self.head = nn.Linear(embedding_dim, centres.shape[1], bias=False)
+        self.register_buffer("centres", F.normalize(centres.float(), dim=1))
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None):
+        cosine = F.normalize(self.head(embeddings), dim=1) @ self.centres.T
+        penalty = self.margin * F.one_hot(labels, cosine.shape[1]).to(cosine.dtype)
+        return F.cross_entropy(self.scale * (cosine - penalty), labels)
+
+
+class Objective(nn.Module):
+    """A weighted sum of loss terms, given by keyword: ``Objective(triplet=(1.0, BatchHardTripletLoss()), ...)``."""
+
+    def __init__(self, **terms: tuple[float, nn.Module]):
+        super().__init__()
+        self.weights = {name: float(weight) for name, (weight, _) in terms.items()}
+        self.terms = nn.ModuleDict({name: term for name, (_, term) in terms.items()})
+
+    @property
+    def needs_teacher(self) -> bool:
+        return any(getattr(term, "needs_teacher", False) for term in self.terms.values())
+
+    def forward(
+        self, embeddings: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The total loss, and each term's (unweighted) value for the record."""
+        parts = {name: term(embeddings, labels, teacher) for name, term in self.terms.items()}
+        total = sum(self.weights[name] * value for name, value in parts.items())
+        return total, {name: float(value.detach()) for name, value in parts.items()}

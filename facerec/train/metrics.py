@@ -66,10 +66,30 @@ def verification_metrics(scores: np.ndarray, labels: np.ndarray, seed: int = 0) 
     }
 
 
+def fnir_at_fpir(
+    known_scores: np.ndarray, known_correct: np.ndarray, unknown_scores: np.ndarray, fpir: float
+) -> tuple[float, float]:
+    """NIST FRVT 1:N: the false negative identification rate at a false positive identification rate.
+
+    A probe is named when its score reaches the threshold. FPIR = share of unknown probes named (as anyone); the
+    threshold is the lowest one at which FPIR <= ``fpir``. FNIR = share of known probes not named correctly (named
+    the wrong person, or not named). Returns (FNIR, threshold).
+    """
+    unknown = np.sort(np.asarray(unknown_scores, dtype=np.float64))[::-1]
+    allowed = int(np.floor(fpir * len(unknown) + 1e-9))
+    threshold = float(np.nextafter(unknown[allowed], np.inf)) if allowed < len(unknown) else -np.inf
+    named = np.asarray(known_correct, dtype=bool) & (np.asarray(known_scores, dtype=np.float64) >= threshold)
+    return float(1 - named.mean()), threshold
+
+
+FPIR_LEVELS = (0.01, 0.05, 0.1)
+
+
 def open_set_metrics(
     gallery: np.ndarray, gallery_labels: list[str], probes: np.ndarray, probe_labels: list[str | None]
 ) -> dict[str, float]:
-    """Rank-1 accuracy of known probes, and AUC of the top-1 similarity separating known from unknown probes.
+    """Rank-1 accuracy of known probes, AUC of the top-1 similarity separating known from unknown probes, and FNIR at
+    FPIR 0.01 / 0.05 / 0.1 when the top-1 similarity is thresholded.
 
     ``probe_labels`` holds None for probes of people who are not in the gallery. Embeddings are L2-normalised.
     """
@@ -86,6 +106,9 @@ def open_set_metrics(
     }
     if known.any() and (~known).any():
         metrics["open_set_known_vs_unknown_auc"] = float(roc_auc_score(known, top1_similarity))
+        for level in FPIR_LEVELS:
+            fnir, _ = fnir_at_fpir(top1_similarity[known], hits[known], top1_similarity[~known], level)
+            metrics[f"open_set_fnir_at_fpir_{level:g}"] = fnir
     return metrics
 
 

@@ -27,21 +27,37 @@ class FaceDataset(Dataset):
 
 
 class PKBatchSampler(Sampler[list[int]]):
-    """Yields ``num_batches`` batches of ``people_per_batch`` x ``images_per_person`` dataset indices.
+    """Yields ``num_batches`` batches of ``people_per_batch`` x ``images_per_person`` dataset indices, plus
+    ``singles_per_batch`` images of distinct single-image people (the labels in ``single_labels``).
 
     People are drawn uniformly (so a person with 500 images is not 250 times as frequent as one with 2); their images
     are distinct where the person has enough, otherwise repeated (augmentation makes the copies differ).
     """
 
     def __init__(
-        self, labels: list[int], people_per_batch: int, images_per_person: int, num_batches: int, seed: int = 0
+        self,
+        labels: list[int],
+        people_per_batch: int,
+        images_per_person: int,
+        num_batches: int,
+        seed: int = 0,
+        single_labels: set[int] = frozenset(),
+        singles_per_batch: int = 0,
     ):
         by_person: dict[int, list[int]] = {}
+        singles: list[int] = []
         for index, label in enumerate(labels):
-            by_person.setdefault(label, []).append(index)
+            if label in single_labels:
+                singles.append(index)
+            else:
+                by_person.setdefault(label, []).append(index)
         if people_per_batch > len(by_person):
             raise ValueError(f"a batch needs {people_per_batch} people but only {len(by_person)} are available")
+        if singles_per_batch > len(singles):
+            raise ValueError(f"a batch needs {singles_per_batch} single-image people but only {len(singles)} exist")
         self.indices_by_person = [np.array(v) for _, v in sorted(by_person.items())]
+        self.singles = np.array(singles, dtype=np.int64)
+        self.singles_per_batch = singles_per_batch
         self.people_per_batch = people_per_batch
         self.images_per_person = images_per_person
         self.num_batches = num_batches
@@ -66,4 +82,6 @@ class PKBatchSampler(Sampler[list[int]]):
                 else:
                     chosen = np.concatenate([rng.permutation(indices), rng.choice(indices, k - len(indices))])
                 batch += chosen.tolist()
+            if self.singles_per_batch:
+                batch += rng.choice(self.singles, self.singles_per_batch, replace=False).tolist()
             yield batch

@@ -1,4 +1,4 @@
-"""Batch-hard triplet fine-tuning of the encoder, with dev-set model selection and early stopping."""
+"""Fine-tuning the encoder: P x K batches, a composed objective, dev-set model selection and early stopping."""
 
 from __future__ import annotations
 
@@ -7,111 +7,23 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
-from supertriplets.distance import CosineDistance
-from supertriplets.loss import BatchHardSoftMarginTripletLoss, BatchHardTripletLoss
 from timm.utils import ModelEmaV3
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..model.encoder import FaceEncoder
 from ..model.preprocess import PreprocessConfig
-from .augment import AUGMENTATION_LEVELS, train_transform
+from .augment import train_transform
+from .config import TrainConfig
 from .data import images_of
-from .evaluation import PairSet, evaluate_verification
-from .losses import DISTILL_MODES, CosFaceHead, TeacherDistillationLoss
-from .metrics import best_threshold
+from .evaluation import DevProtocol
+from .losses import BatchHardTripletLoss, CosFaceHead, Objective, TeacherCentreLoss, TeacherDistillationLoss
 from .sampling import FaceDataset, PKBatchSampler
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 32
-    images_per_person: int = 4
-    lr: float = 1e-3
-    # the pretrained backbone moves at lr * backbone_lr_scale; the new projection head at lr
-    backbone_lr_scale: float = 0.5
-    weight_decay: float = 1e-2
-    # cosine-distance margin: embeddings are L2-normalised, so distances lie in [0, 2]
-    margin: float = 0.25
-    soft_margin: bool = False
-    # weight of an auxiliary CosFace loss over the training identities (0 = triplet loss only)
-    cosface_weight: float = 0.0
-    cosface_margin: float = 0.35
-    cosface_scale: float = 30.0
-    # the class centres are each seen in few batches, so they learn at lr x this
-    cosface_lr_scale: float = 10.0
-    # weight of distillation from a face teacher (0 = off); needs the teacher's descriptors of the training images
-    distill_weight: float = 0.0
-    distill_mode: str = "relation"
-    warmup_fraction: float = 0.05
-    # exponential moving average of the weights, evaluated and kept instead of the raw weights (0 = off); timm's
-    # warm-up shortens the average early on, so the horizon grows with training (~150 steps after 1,800)
-    ema_decay: float = 0.0
-    grad_clip_norm: float = 5.0
-    evals_per_epoch: int = 3
-    # evaluations without a new best dev AUC before stopping
-    patience: int = 3
-    # wall-clock budget of the training loop, dev evaluations included (0 = none); the learning-rate schedule
-    # follows whichever of steps or time runs out first
-    max_minutes: float = 0.0
-    max_steps: int = 0
-    augmentation: str = "high"
-    seed: int = 42
-    num_workers: int = 0
-
-    @property
-    def people_per_batch(self) -> int:
-        return self.batch_size // self.images_per_person
-
-    def validate(self, n_train_people: int | None = None) -> None:
-        """Fail fast, with the reason, on settings that cannot train."""
-        problems = []
-        if self.images_per_person < 2:
-            problems.append(
-                f"images_per_person must be >= 2 (positives need a second image), got {self.images_per_person}"
-            )
-        elif self.batch_size % self.images_per_person:
-            problems.append(
-                f"batch_size {self.batch_size} is not a multiple of images_per_person {self.images_per_person} "
-                "(P x K batches)"
-            )
-        elif self.people_per_batch < 2:
-            problems.append(
-                f"batch_size {self.batch_size} holds {self.people_per_batch} person with images_per_person "
-                f"{self.images_per_person}; P x K batches need at least 2 people "
-                f"(batch_size >= {2 * self.images_per_person})"
-            )
-        if n_train_people is not None and self.people_per_batch > n_train_people:
-            problems.append(f"a batch needs {self.people_per_batch} people but the train split has {n_train_people}")
-        if self.epochs < 1:
-            problems.append(f"epochs must be >= 1, got {self.epochs}")
-        if self.lr <= 0 or self.backbone_lr_scale < 0 or self.weight_decay < 0:
-            problems.append("lr must be > 0, backbone_lr_scale and weight_decay >= 0")
-        if self.margin <= 0 and not self.soft_margin:
-            problems.append(f"margin must be > 0, got {self.margin}")
-        if self.cosface_weight < 0 or not 0 <= self.cosface_margin < 1 or self.cosface_scale <= 0:
-            problems.append("cosface_weight must be >= 0, cosface_margin in [0, 1), cosface_scale > 0")
-        if self.distill_weight < 0 or self.distill_mode not in DISTILL_MODES:
-            problems.append(f"distill_weight must be >= 0 and distill_mode one of {DISTILL_MODES}")
-        if not 0 <= self.ema_decay < 1:
-            problems.append(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
-        if not 0 <= self.warmup_fraction < 1:
-            problems.append(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
-        if self.evals_per_epoch < 1 or self.patience < 1:
-            problems.append("evals_per_epoch and patience must be >= 1")
-        if self.max_minutes < 0 or self.max_steps < 0:
-            problems.append("max_minutes and max_steps must be >= 0 (0 = no limit)")
-        if self.augmentation not in AUGMENTATION_LEVELS:
-            problems.append(f"augmentation must be one of {AUGMENTATION_LEVELS}, got {self.augmentation!r}")
-        if problems:
-            raise ValueError("invalid training configuration: " + "; ".join(problems))
 
 
 @dataclass
@@ -119,6 +31,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     best_step: int = 0
     best_dev_auc: float = float("nan")
+    best_selection_score: float = float("nan")
     steps: int = 0
     images_seen: int = 0
     train_seconds: float = 0.0
@@ -146,46 +59,78 @@ def lr_factor(progress: float, warmup_fraction: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, rest)))
 
 
-def dev_metrics(encoder: FaceEncoder, preprocess_config: PreprocessConfig, dev_pairs: PairSet) -> dict[str, float]:
-    # without flip averaging: half the cost, and model selection only needs the ranking of checkpoints
-    similarities = evaluate_verification(encoder, preprocess_config, dev_pairs, flip_tta=False)
-    return {
-        "dev_auc": float(roc_auc_score(dev_pairs.labels, similarities)),
-        "dev_accuracy": best_threshold(similarities, dev_pairs.labels)[1],
+def selection_score(record: dict, select_on: str) -> float:
+    """What model selection maximises: dev AUC, or dev AUC + the dev detection rate at FPIR 0.05 (when measured)."""
+    if select_on == "auc+dir":
+        return record["dev_auc"] + record.get("dev_dir_at_fpir_0.05", 0.0)
+    return record["dev_auc"]
+
+
+def identity_centres(labels: Sequence[int], teacher_vectors: torch.Tensor, n_labels: int) -> torch.Tensor:
+    """The mean teacher descriptor of each label's images (rows in label order)."""
+    index = torch.as_tensor(labels, dtype=torch.long)
+    sums = torch.zeros(n_labels, teacher_vectors.shape[1]).index_add_(0, index, teacher_vectors.float().cpu())
+    return torch.nn.functional.normalize(sums, dim=1)
+
+
+def build_objective(
+    config: TrainConfig, embedding_dim: int, labels: Sequence[int], teacher_vectors: torch.Tensor | None
+) -> Objective:
+    """The loss terms the configuration asks for, by name; the triplet loss is always one of them."""
+    n_labels = max(labels) + 1
+    terms: dict[str, tuple[float, torch.nn.Module]] = {
+        "triplet": (1.0, BatchHardTripletLoss(config.margin, soft=config.soft_margin))
     }
-
-
-def make_loss(config: TrainConfig) -> torch.nn.Module:
-    distance = CosineDistance(alredy_l2_normalized_vectors=True)
-    if config.soft_margin:
-        return BatchHardSoftMarginTripletLoss(distance=distance)
-    return BatchHardTripletLoss(distance=distance, margin=config.margin)
+    if config.cosface_weight:
+        terms["cosface"] = (
+            config.cosface_weight,
+            CosFaceHead(embedding_dim, n_labels, config.cosface_scale, config.cosface_margin),
+        )
+    if config.distill_weight:
+        assert teacher_vectors is not None
+        terms["distill"] = (
+            config.distill_weight,
+            TeacherDistillationLoss(embedding_dim, teacher_vectors.shape[1], config.distill_mode),
+        )
+    if config.centre_weight:
+        assert teacher_vectors is not None
+        centres = identity_centres(labels, teacher_vectors, n_labels)
+        terms["centre"] = (
+            config.centre_weight,
+            TeacherCentreLoss(embedding_dim, centres, config.centre_scale, config.centre_margin),
+        )
+    return Objective(**terms)
 
 
 def train(
     encoder: FaceEncoder,
     people: dict[str, list[str]],
     train_names: list[str],
-    dev_pairs: PairSet,
+    dev: DevProtocol,
     preprocess_config: PreprocessConfig,
     config: TrainConfig,
     on_eval: Callable[[dict], None] | None = None,
     progress: bool = True,
     teacher: Mapping[str, np.ndarray] | None = None,
+    train_singles: Sequence[str] = (),
 ) -> TrainResult:
     """Fine-tune ``encoder`` in place; it ends holding the weights of the best dev evaluation.
 
+    ``train_singles``: single-image people added to batches (``config.singles_per_batch`` of them per batch).
     ``teacher`` maps each training image path to the teacher's L2-normalised descriptor
-    (:func:`facerec.train.teacher.teacher_descriptors`); needed when ``config.distill_weight`` > 0.
+    (:func:`facerec.train.teacher.teacher_descriptors`); needed when the configuration distils.
     """
     config.validate(len(train_names))
-    if config.distill_weight and teacher is None:
-        raise ValueError("distill_weight > 0 needs the teacher's descriptors (teacher=...)")
+    if config.needs_teacher and teacher is None:
+        raise ValueError("distill_weight or centre_weight > 0 needs the teacher's descriptors (teacher=...)")
     seed_everything(config.seed)
-    items = images_of(people, train_names)
-    label_of = {name: i for i, name in enumerate(sorted(train_names))}
+    singles = sorted(train_singles) if config.singles_per_batch else []
+    items = images_of(people, sorted(train_names) + singles)
+    label_of = {name: i for i, name in enumerate(sorted(train_names) + singles)}
     dataset = FaceDataset(items, train_transform(preprocess_config, config.augmentation), label_of)
-    steps_per_epoch = max(1, len(items) // config.batch_size)
+    # an epoch counts the labelled people's images, so that adding singles does not stretch the schedule
+    n_labelled = sum(len(people[name]) for name in train_names)
+    steps_per_epoch = max(1, n_labelled // config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
@@ -194,7 +139,13 @@ def train(
     device = next(encoder.parameters()).device
 
     sampler = PKBatchSampler(
-        dataset.labels, config.people_per_batch, config.images_per_person, steps_per_epoch, config.seed
+        dataset.labels,
+        config.people_per_batch,
+        config.images_per_person,
+        steps_per_epoch,
+        config.seed,
+        single_labels={label_of[name] for name in singles},
+        singles_per_batch=config.singles_per_batch,
     )
     loader = DataLoader(
         dataset,
@@ -203,42 +154,26 @@ def train(
         persistent_workers=config.num_workers > 0,
         pin_memory=device.type == "cuda",
     )
-    groups = encoder.parameter_groups(config.lr, config.lr * config.backbone_lr_scale, config.weight_decay)
-    cosface: CosFaceHead | None = None
-    if config.cosface_weight:
-        cosface = CosFaceHead(encoder.config.embedding_dim, len(label_of), config.cosface_scale, config.cosface_margin)
-        cosface.to(device)
-        centres_lr = config.lr * config.cosface_lr_scale
-        groups.append({"params": list(cosface.parameters()), "lr": centres_lr, "weight_decay": 0.0})
-    distill: TeacherDistillationLoss | None = None
-    teacher_vectors: torch.Tensor | None = None
-    if config.distill_weight:
+    teacher_vectors = None
+    if config.needs_teacher:
         assert teacher is not None
         teacher_vectors = torch.as_tensor(np.stack([teacher[item.path] for item in items]), device=device)
-        distill = TeacherDistillationLoss(encoder.config.embedding_dim, teacher_vectors.shape[1], config.distill_mode)
-        distill.to(device)
-        groups.append({"params": list(distill.parameters()), "lr": config.lr, "weight_decay": 0.0})
-    groups = [group for group in groups if group["params"]]
-    optimizer = torch.optim.AdamW(groups)
+    objective = build_objective(config, encoder.config.embedding_dim, dataset.labels, teacher_vectors).to(device)
+    groups = encoder.parameter_groups(config.lr, config.lr * config.backbone_lr_scale, config.weight_decay)
+    for name, term in objective.terms.items():
+        # class centres are each seen in few batches, so they learn faster than the encoder
+        lr = config.lr * config.cosface_lr_scale if name == "cosface" else config.lr
+        groups.append({"params": [p for p in term.parameters() if p.requires_grad], "lr": lr, "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW([group for group in groups if group["params"]])
     base_lrs = [group["lr"] for group in optimizer.param_groups]
-    triplet_loss = make_loss(config)
     ema = ModelEmaV3(encoder, decay=config.ema_decay, use_warmup=True) if config.ema_decay else None
     # the weights that are evaluated, selected and returned
     evaluated = ema.module if ema is not None else encoder
 
-    def loss_fn(embeddings: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        loss = triplet_loss(embeddings, labels)
-        if cosface is not None:
-            loss = loss + config.cosface_weight * cosface(embeddings, labels)
-        if distill is not None:
-            assert teacher_vectors is not None
-            loss = loss + config.distill_weight * distill(embeddings, teacher_vectors[indices])
-        return loss
-
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None
     evals_without_improvement = 0
-    running_loss: list[float] = []
+    running: list[tuple[float, dict[str, float]]] = []
     started = time.monotonic()
     eval_seconds = 0.0
     bar = tqdm(total=total_steps, desc="train", unit="step", disable=not progress, file=sys.stderr, mininterval=2)
@@ -247,19 +182,27 @@ def train(
         """Record a dev evaluation; True when training should stop for lack of progress."""
         nonlocal best_state, evals_without_improvement, eval_seconds
         t0 = time.monotonic()
+        losses = {
+            f"loss_{name}": float(np.mean([parts[name] for _, parts in running])) if running else float("nan")
+            for name in objective.terms
+        }
         record = {
             "step": step,
             "epoch": round(epoch, 3),
-            "loss": float(np.mean(running_loss)) if running_loss else float("nan"),
+            "loss": float(np.mean([total for total, _ in running])) if running else float("nan"),
+            **losses,
             "lr": optimizer.param_groups[0]["lr"],
-            **dev_metrics(evaluated, preprocess_config, dev_pairs),
+            # without flip averaging: half the cost, and selection only needs the ranking of checkpoints
+            **dev.measure(evaluated, preprocess_config, flip_tta=False),
         }
+        record["selection_score"] = selection_score(record, config.select_on)
         eval_seconds += time.monotonic() - t0
         record["elapsed_s"] = round(time.monotonic() - started, 1)
-        running_loss.clear()
+        running.clear()
         result.history.append(record)
-        if not record["dev_auc"] <= result.best_dev_auc:  # also true for the first (nan) comparison
-            result.best_dev_auc, result.best_step = record["dev_auc"], step
+        if not record["selection_score"] <= result.best_selection_score:  # also true for the first (nan) comparison
+            result.best_selection_score, result.best_dev_auc = record["selection_score"], record["dev_auc"]
+            result.best_step = step
             best_state = copy.deepcopy(evaluated.state_dict())
             evals_without_improvement = 0
         else:
@@ -279,7 +222,8 @@ def train(
             for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base_lr * factor
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            loss = loss_fn(encoder(images), labels, indices.to(device))
+            targets = teacher_vectors[indices.to(device)] if teacher_vectors is not None else None
+            loss, parts = objective(encoder(images), labels, targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(encoder.parameters(), config.grad_clip_norm)
@@ -288,12 +232,12 @@ def train(
             if ema is not None:
                 ema.update(encoder, step)
             result.images_seen += len(labels)
-            running_loss.append(loss.item())
+            running.append((loss.item(), parts))
             bar.update(1)
             out_of_time = time.monotonic() - started >= max_seconds
             last = step >= total_steps or out_of_time
             if (step % eval_every == 0 or last) and evaluate(step, step / steps_per_epoch):
-                result.stop_reason = f"early stop: no better dev AUC in {config.patience} evaluations"
+                result.stop_reason = f"early stop: no better dev selection score in {config.patience} evaluations"
             elif out_of_time:
                 result.stop_reason = f"time budget of {config.max_minutes} min reached"
             elif step >= total_steps:

@@ -14,9 +14,10 @@ from facerec.model.bundle import ModelBundle
 from facerec.model.encoder import EncoderConfig, FaceEncoder
 from facerec.testing.servers import NoidaElasticsearch
 from facerec.train.calibrate import fit_isotonic
+from facerec.train.config import TrainConfig
 from facerec.train.data import limit_split, split_people
-from facerec.train.evaluation import build_pairs, evaluate_verification
-from facerec.train.training import TrainConfig, train
+from facerec.train.evaluation import DevProtocol, evaluate_verification
+from facerec.train.training import train
 
 from .helpers import BACKENDS, settings_for
 
@@ -27,10 +28,12 @@ def make_test_bundle(people: dict[str, list[str]], folder: Path, steps: int = 40
     split = limit_split(split_people(people), 60)
     encoder = FaceEncoder(EncoderConfig(flip_tta=False))
     preprocess = encoder.default_preprocess(image_size=96)
-    dev_pairs = build_pairs(people, split.dev)
-    config = TrainConfig(max_steps=steps, epochs=100, evals_per_epoch=1, patience=100, augmentation="low")
-    train(encoder, people, split.train, dev_pairs, preprocess, config, progress=False)
-    calibrator = fit_isotonic(evaluate_verification(encoder, preprocess, dev_pairs), dev_pairs.labels)
+    dev = DevProtocol.build(people, split.dev)
+    config = TrainConfig(
+        max_steps=steps, epochs=100, evals_per_epoch=1, patience=100, augmentation="low", distill_weight=0
+    )
+    train(encoder, people, split.train, dev, preprocess, config, progress=False)
+    calibrator = fit_isotonic(evaluate_verification(encoder, preprocess, dev.pairs), dev.pairs.labels)
     bundle = ModelBundle(encoder, preprocess, calibrator, split, metrics={"roc_auc": None})
     return bundle.save(folder)
 

@@ -22,9 +22,9 @@ def bundle() -> ModelBundle:
     encoder.eval()
     return ModelBundle(
         encoder=encoder,
-        preprocess=encoder.default_preprocess(96),
+        preprocess=encoder.default_preprocess(image_size=96),
         calibrator=IsotonicCalibrator(np.array([0.1, 0.4, 0.8]), np.array([0.0, 0.5, 1.0])),
-        split=PersonSplit(["Ann"], ["Bob"], ["Cy", "Di"], seed=42, fractions=(0.6, 0.2, 0.2), singles=["Ed"]),
+        split=PersonSplit(["Ann"], ["Bob"], ["Cy", "Di"], seed=42, fractions=(0.6, 0.2, 0.2), singles_test=["Ed"]),
         metrics={"roc_auc": 0.5},
     )
 

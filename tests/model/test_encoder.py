@@ -31,7 +31,7 @@ def test_encoder_outputs_unit_300d_embeddings_and_carries_its_preprocessing():
     embeddings = encoder.embed_batch(torch.randn(3, 3, 96, 96))
     assert embeddings.shape == (3, 300)
     torch.testing.assert_close(embeddings.norm(dim=1), torch.ones(3))
-    cfg = encoder.default_preprocess(160)
+    cfg = encoder.default_preprocess(image_size=160)
     assert (cfg.mean, cfg.std, cfg.interpolation) == ((0.5,) * 3, (0.5,) * 3, "bicubic")
     assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
 

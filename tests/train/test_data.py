@@ -26,7 +26,14 @@ def test_split_counts_and_person_disjoint(lfw_people):
     parts = [set(split.train), set(split.dev), set(split.test)]
     assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
     assert set().union(*parts) == set(multi_image_people(lfw_people))
-    assert len(split.singles) == 5749 - 1680 and not set(split.singles) & set().union(*parts)
+    singles = [set(split.singles(p)) for p in ("train", "dev", "test")]
+    assert [len(s) for s in singles] == [2441, 813, 815]
+    assert not (singles[0] & singles[1] or singles[0] & singles[2] or singles[1] & singles[2])
+    assert set().union(*singles) == {n for n, paths in lfw_people.items() if len(paths) == 1}
+    # more people for training, fewer for dev: the test people and test strangers stay exactly the same
+    moved = split_people(lfw_people, fractions=(0.7, 0.1, 0.2))
+    assert (len(moved.train), len(moved.dev)) == (1176, 168) and moved.test == split.test
+    assert moved.singles_test == split.singles_test and set(split.train) < set(moved.train)
 
 
 def test_split_is_deterministic_and_follows_the_seeded_shuffle(lfw_people):

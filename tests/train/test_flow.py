@@ -76,7 +76,8 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         "bundle = load_bundle(sys.argv[1])\n"
         "e = bundle.embed_crops([load_rgb(sys.argv[2])])\n"
         "print(json.dumps({'version': bundle.model_version, 'shape': list(e.shape), 'norm': float(e.norm()),\n"
-        "                  'input': bundle.preprocess.image_size, 'train': bundle.metrics['train']['preprocess'],\n"
+        "                  'input': bundle.preprocess.eval_image_size, 'train_input': bundle.preprocess.image_size,\n"
+        "                  'recipe': bundle.metrics['train']['recipe'],\n"
         "                  'teacher': bundle.metrics['train']['teacher'],\n"
         "                  'test_people': len(bundle.split.test), 'metrics': sorted(bundle.metrics)}))\n"
     )
@@ -94,7 +95,9 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         assert info["shape"] == [1, 300] and abs(info["norm"] - 1) < 1e-5
         assert info["test_people"] == 6
         # served (and evaluated) at eval_scale x the training input
-        assert info["input"] == 83 and info["train"]["image_size"] == 64
+        assert info["input"] == 83 and info["train_input"] == 64
+        # the one recipe built in start travels to the bundle
+        assert info["recipe"]["train"]["max_steps"] == 3 and info["recipe"]["encoder"]["embedding_dim"] == 300
         # distilled by default: the teacher's descriptors were computed in the train step (empty cache)
         assert info["teacher"] == "dlib_resnet_v1"
         assert {"verification_accuracy", "roc_auc", "tar_at_far_1e-3", "open_set_rank1", "ece_15_bins"} <= set(
@@ -109,7 +112,7 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         (["--batch_size", "6"], "not a multiple of images_per_person"),
         (["--batch_size", "4"], "at least 2 people"),
         (["--dataset", "/nonexistent/lfw"], "dataset folder not found"),
-        (["--eval_crop_fraction", "1.5"], "eval_crop_fraction in (0, 1]"),
+        (["--eval_crop_fraction", "1.5"], "crop fractions in (0, 1]"),
         (["--distill_mode", "logits"], "distill_mode one of"),
     ],
 )

@@ -13,12 +13,12 @@ def test_relation_loss_is_zero_for_the_teachers_geometry_up_to_scale_and_offset(
     loss = TeacherDistillationLoss(embedding_dim=6, teacher_dim=6, mode="relation")
     # an orthogonal rotation keeps every cosine: the student holds the teacher's geometry exactly
     rotation, _ = torch.linalg.qr(torch.randn(6, 6))
-    assert loss(teacher @ rotation, teacher).item() == pytest.approx(0.0, abs=1e-5)
+    assert loss(teacher @ rotation, None, teacher).item() == pytest.approx(0.0, abs=1e-5)
     # a student whose similarities are an affine function of the teacher's loses nothing either
     widened = F.normalize(torch.cat([teacher, torch.ones(12, 1)], dim=1), dim=1)
-    assert TeacherDistillationLoss(7, 6)(widened, teacher).item() == pytest.approx(0.0, abs=1e-5)
+    assert TeacherDistillationLoss(7, 6)(widened, None, teacher).item() == pytest.approx(0.0, abs=1e-5)
     unrelated = F.normalize(torch.randn(12, 6), dim=1)
-    assert loss(unrelated, teacher).item() > 0.5
+    assert loss(unrelated, None, teacher).item() > 0.5
 
 
 def test_embedding_loss_learns_a_map_into_the_teacher_space():
@@ -27,12 +27,12 @@ def test_embedding_loss_learns_a_map_into_the_teacher_space():
     teacher = F.normalize(student @ torch.randn(10, 4), dim=1)
     loss = TeacherDistillationLoss(embedding_dim=10, teacher_dim=4, mode="embedding")
     optimizer = torch.optim.Adam(loss.parameters(), lr=0.05)
-    before = loss(student, teacher).item()
+    before = loss(student, None, teacher).item()
     for _ in range(200):
         optimizer.zero_grad()
-        loss(student, teacher).backward()
+        loss(student, None, teacher).backward()
         optimizer.step()
-    assert loss(student, teacher).item() < 0.05 < before
+    assert loss(student, None, teacher).item() < 0.05 < before
     with pytest.raises(ValueError, match="distillation mode"):
         TeacherDistillationLoss(10, 4, mode="logits")
 

@@ -1,0 +1,175 @@
+"""The training configuration: one object, built once (by the flow from its parameters) and carried everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..model.encoder import EncoderConfig
+from ..model.preprocess import PreprocessConfig
+from .augment import AUGMENTATION_LEVELS
+from .losses import DISTILL_MODES
+
+# what model selection maximises: dev ROC AUC, or dev AUC + the dev detection rate at FPIR 0.05 (open-set: the share
+# of dev people's photos named correctly when 5% of dev strangers are named)
+SELECTION_METRICS = ("auc", "auc+dir")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the encoder is trained. The defaults are the default recipe (`make train`); the flow's parameters take
+    their defaults from here, so there is one place to change one."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    images_per_person: int = 4
+    lr: float = 1e-3
+    # the pretrained backbone moves at lr * backbone_lr_scale; the new projection head at lr
+    backbone_lr_scale: float = 0.5
+    weight_decay: float = 1e-2
+    # cosine-distance margin: embeddings are L2-normalised, so distances lie in [0, 2]
+    margin: float = 0.25
+    soft_margin: bool = False
+    # weight of an auxiliary CosFace loss over the training identities (0 = triplet loss only)
+    cosface_weight: float = 0.0
+    cosface_margin: float = 0.35
+    cosface_scale: float = 30.0
+    # the class centres are each seen in few batches, so they learn at lr x this
+    cosface_lr_scale: float = 10.0
+    # weight of distillation from a face teacher (0 = off); needs the teacher's descriptors of the training images.
+    # Measured on dev people (docs/experiments.md): relational distillation at weight 1 beat the triplet loss alone
+    distill_weight: float = 1.0
+    distill_mode: str = "relation"
+    # train-part single-image people added to every batch: negatives for the triplet loss (never anchors), more
+    # images for distillation, more identities for the teacher-centre classifier
+    singles_per_batch: int = 0
+    # weight of the margin softmax against the teacher's frozen identity centres (0 = off; needs the teacher)
+    centre_weight: float = 0.0
+    centre_margin: float = 0.2
+    centre_scale: float = 30.0
+    warmup_fraction: float = 0.05
+    # exponential moving average of the weights, evaluated and kept instead of the raw weights (0 = off); timm's
+    # warm-up shortens the average early on, so the horizon grows with training (~150 steps after 1,800)
+    ema_decay: float = 0.0
+    grad_clip_norm: float = 5.0
+    evals_per_epoch: int = 2
+    select_on: str = "auc+dir"
+    # evaluations without a better selection score before stopping
+    patience: int = 3
+    # wall-clock budget of the training loop, dev evaluations included (0 = none); the learning-rate schedule
+    # follows whichever of steps or time runs out first. 38 min leaves the flow's other steps ~7 of 45 minutes
+    max_minutes: float = 38.0
+    max_steps: int = 0
+    augmentation: str = "high"
+    seed: int = 42
+    num_workers: int = 0
+
+    @property
+    def people_per_batch(self) -> int:
+        return self.batch_size // self.images_per_person
+
+    @property
+    def needs_teacher(self) -> bool:
+        return bool(self.distill_weight or self.centre_weight)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        return cls(**data)
+
+    def validate(self, n_train_people: int | None = None) -> None:
+        """Fail fast, with the reason, on settings that cannot train."""
+        problems = []
+        if self.images_per_person < 2:
+            problems.append(
+                f"images_per_person must be >= 2 (positives need a second image), got {self.images_per_person}"
+            )
+        elif self.batch_size % self.images_per_person:
+            problems.append(
+                f"batch_size {self.batch_size} is not a multiple of images_per_person {self.images_per_person} "
+                "(P x K batches)"
+            )
+        elif self.people_per_batch < 2:
+            problems.append(
+                f"batch_size {self.batch_size} holds {self.people_per_batch} person with images_per_person "
+                f"{self.images_per_person}; P x K batches need at least 2 people "
+                f"(batch_size >= {2 * self.images_per_person})"
+            )
+        if n_train_people is not None and self.people_per_batch > n_train_people:
+            problems.append(f"a batch needs {self.people_per_batch} people but the train split has {n_train_people}")
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.lr <= 0 or self.backbone_lr_scale < 0 or self.weight_decay < 0:
+            problems.append("lr must be > 0, backbone_lr_scale and weight_decay >= 0")
+        if self.margin <= 0 and not self.soft_margin:
+            problems.append(f"margin must be > 0, got {self.margin}")
+        if self.cosface_weight < 0 or not 0 <= self.cosface_margin < 1 or self.cosface_scale <= 0:
+            problems.append("cosface_weight must be >= 0, cosface_margin in [0, 1), cosface_scale > 0")
+        if self.distill_weight < 0 or self.distill_mode not in DISTILL_MODES:
+            problems.append(f"distill_weight must be >= 0 and distill_mode one of {DISTILL_MODES}")
+        if self.singles_per_batch < 0 or self.centre_weight < 0 or not 0 <= self.centre_margin < 1:
+            problems.append("singles_per_batch and centre_weight must be >= 0, centre_margin in [0, 1)")
+        if not 0 <= self.ema_decay < 1:
+            problems.append(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if not 0 <= self.warmup_fraction < 1:
+            problems.append(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
+        if self.select_on not in SELECTION_METRICS:
+            problems.append(f"select_on must be one of {SELECTION_METRICS}, got {self.select_on!r}")
+        if self.evals_per_epoch < 1 or self.patience < 1:
+            problems.append("evals_per_epoch and patience must be >= 1")
+        if self.max_minutes < 0 or self.max_steps < 0:
+            problems.append("max_minutes and max_steps must be >= 0 (0 = no limit)")
+        if self.augmentation not in AUGMENTATION_LEVELS:
+            problems.append(f"augmentation must be one of {AUGMENTATION_LEVELS}, got {self.augmentation!r}")
+        if problems:
+            raise ValueError("invalid training configuration: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything a training run is made of: the split, the encoder, its input and the training configuration.
+
+    The flow builds it once from its parameters in ``start``; every later step, the bundle and serving read this one
+    object (the bundle keeps the encoder and preprocessing configs, and the whole recipe for the record).
+    """
+
+    dataset: str
+    train: TrainConfig = field(default_factory=TrainConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    max_people: int = 0
+    pretrained: str = "imagenet"
+
+    @property
+    def seed(self) -> int:
+        """One seed for the split, the sampler and the initialisation."""
+        return self.train.seed
+
+    def validate(self) -> None:
+        """Fail fast, with the reason, on anything that cannot train (before any expensive work)."""
+        from .data import check_fractions
+
+        check_fractions(self.fractions)
+        self.train.validate()
+        self.preprocess.validate()
+        if self.encoder.embedding_dim < 2:
+            raise ValueError(f"embedding_dim must be >= 2, got {self.encoder.embedding_dim}")
+        if self.max_people < 0:
+            raise ValueError(f"max_people must be >= 0, got {self.max_people}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Recipe:
+        return cls(
+            dataset=data["dataset"],
+            train=TrainConfig.from_dict(data["train"]),
+            encoder=EncoderConfig.from_dict(data["encoder"]),
+            preprocess=PreprocessConfig.from_dict(data["preprocess"]),
+            fractions=tuple(data["fractions"]),
+            max_people=int(data["max_people"]),
+            pretrained=str(data["pretrained"]),
+        )
