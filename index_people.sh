@@ -4,12 +4,15 @@
 # FOLDER holds <Person_Name>.jpg files and/or <Person_Name>/*.jpg folders (default: sample-faces/index);
 # underscores in names become spaces. API_URL defaults to $API_URL or http://localhost:8000; set API_KEY when the
 # API requires one. Safe to re-run: people already enrolled (by name) are skipped unless FORCE=1.
-# Exits non-zero when any image failed.
+# A photo with several faces enrols its clearly largest one (face=main: twice the area of the next); MAIN_FACE=0
+# refuses such photos instead. Exits non-zero when any image failed.
 set -uo pipefail
 
 folder="${1:-sample-faces/index}"
 api="${2:-${API_URL:-http://localhost:8000}}"
 api="${api%/}"
+face_choice="?face=main"
+[ "${MAIN_FACE:-1}" = 0 ] && face_choice=""
 auth=()
 [ -n "${API_KEY:-}" ] && auth=(-H "X-API-Key: ${API_KEY}")
 
@@ -33,12 +36,16 @@ for file in "${files[@]}"; do
     relative="${file#"$folder"/}"
     if [[ "$relative" == */* ]]; then person="${relative%%/*}"; else person="$(basename "${relative%.*}")"; fi
     name="${person//_/ }"
-    if [ "${FORCE:-0}" != 1 ] && grep -qF "\"name\":\"$name\"" <<<"$enrolled"; then
+    json_name="${name//\\/\\\\}"
+    json_name="${json_name//\"/\\\"}"
+    if [ "${FORCE:-0}" != 1 ] && grep -qF "\"name\":\"$json_name\"" <<<"$enrolled"; then
         skipped=$((skipped + 1))
         printf '[%d/%d] skip  %s (already enrolled)\n' "$i" "$total" "$relative"
         continue
     fi
-    body="$(curl -sS "${auth[@]}" -w '\n%{http_code}' -F "image=@${file}" -F "name=${name}" "$api/api/v1/index")"
+    # --form-string: a name starting with @ or < is a name, not a file for curl to read
+    body="$(curl -sS "${auth[@]}" -w '\n%{http_code}' -F "image=@${file}" --form-string "name=${name}" \
+        "$api/api/v1/index${face_choice}")"
     status="${body##*$'\n'}"
     if [ "$status" = 201 ]; then
         ok=$((ok + 1))

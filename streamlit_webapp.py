@@ -8,6 +8,7 @@ It talks to the API over HTTP only, so it runs anywhere the API is reachable.
 from __future__ import annotations
 
 import io
+from urllib.parse import quote
 
 import httpx
 import streamlit as st
@@ -142,7 +143,7 @@ def people_tab() -> None:
     name = st.selectbox("Delete a person", [p["name"] for p in body["people"]])
     sure = st.checkbox(f"Yes, delete every face of {name}")
     if st.button("Delete", disabled=not sure):
-        body = call_or_report("DELETE", f"/api/v1/people/{name}")
+        body = call_or_report("DELETE", f"/api/v1/people/{quote(name, safe='')}")
         if body is None:
             return
         deleted = body["deleted"]

@@ -1,18 +1,35 @@
-"""`python -m api`: load the model and connect the index first, so a bad configuration ends with one clear line."""
+"""`python -m api`: load the model and connect the index first, so a bad configuration ends with one clear line.
+
+Without an API key the service listens on loopback only: another address needs API_KEY (or API_KEYS), or
+ALLOW_UNAUTHENTICATED=true for a deployment behind its own authentication, said at start-up.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 
 from facerec.serve.build import StartupError
 from facerec.serve.settings import Settings
 
 from .main import create_app
 from .service import Service
+
+logger = logging.getLogger("facerec.api")
+
+
+def listens_on_loopback_only(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def main() -> int:
@@ -24,10 +41,26 @@ def main() -> int:
     # the client logs each retry with a traceback; failures reach the operator as one message from the index instead
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     try:
-        service = Service.start(Settings())
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        print(f"facerec API cannot start: invalid settings: {problems}", file=sys.stderr)
+        return 1
+    if not settings.keys() and not listens_on_loopback_only(args.host):
+        if not settings.allow_unauthenticated:
+            print(
+                f"facerec API cannot start: refusing to listen on {args.host} without an API key. Set API_KEY "
+                "(clients send it as X-API-Key), or ALLOW_UNAUTHENTICATED=true if your own proxy authenticates.",
+                file=sys.stderr,
+            )
+            return 1
+        logger.warning("serving WITHOUT authentication on %s (ALLOW_UNAUTHENTICATED=true)", args.host)
+    try:
+        service = Service.start(settings)
     except StartupError as exc:
         print(f"facerec API cannot start: {exc}", file=sys.stderr)
         return 1
+    logger.info("API keys: %s", ", ".join(settings.keys()) or "none (loopback clients only)")
     try:
         uvicorn.run(create_app(service=service), host=args.host, port=args.port, log_level="info")
     finally:

@@ -7,16 +7,14 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from facerec.index import IndexBackendError
-from facerec.serve.recognizer import RecognitionError, StaleIndexError
 from facerec.serve.settings import Settings
-from facerec.storage import StorageError
 
+from .errors import install_error_handlers
+from .guard import Guard
 from .routes import faces, health, model
 from .service import Service
 
@@ -49,11 +47,14 @@ class Telemetry:
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     """An app that loads its service at start-up (or uses ``service``, already started)."""
+    if service is not None:
+        settings = service.settings
+    settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         owned = service is None
-        app.state.service = service or Service.start(settings or Settings())
+        app.state.service = service or Service.start(settings)
         try:
             yield
         finally:
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.include_router(health.router)
     app.include_router(faces.router)
     app.include_router(model.router)
+    # the guard sits outside the routes: keys, rate and size are checked before a body is read
+    app.add_middleware(Guard)
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
@@ -85,27 +88,16 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             telemetry.requests.labels(request.method, path, str(status)).inc()
             telemetry.latency.labels(path).observe(time.perf_counter() - started)
 
-    # what the pipeline raises, answered in one shape: the client's fault (422), a model change (409), a backend (503)
-    def answer(status: int):
-        async def handler(request: Request, exc: Exception) -> JSONResponse:
-            return JSONResponse({"error": True, "msg": str(exc)}, status_code=status)
+    origins = settings.origins
+    if origins:  # outermost: a browser's preflight is answered before the key check
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],
+        )
 
-        return handler
-
-    app.add_exception_handler(RecognitionError, answer(422))
-    app.add_exception_handler(StaleIndexError, answer(409))
-    app.add_exception_handler(IndexBackendError, answer(503))
-    app.add_exception_handler(StorageError, answer(503))
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"error": True, "msg": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}" for e in exc.errors())
-        return JSONResponse({"error": True, "msg": problems}, status_code=422)
-
+    install_error_handlers(app)
     return app
 
 

@@ -45,7 +45,8 @@ class S3Config(BaseSettings):
     region: str = Field("us-east-1", validation_alias=AliasChoices("region", "AWS_DEFAULT_REGION"))
     bucket: str | None = Field(None, validation_alias=AliasChoices("bucket", "S3_BUCKET"))
 
-    def client(self):
+    def client(self, config=None):
+        """A boto3 S3 client; ``config`` (a botocore Config) replaces the defaults below."""
         import boto3
         from botocore.config import Config
 
@@ -56,7 +57,8 @@ class S3Config(BaseSettings):
             aws_secret_access_key=self.secret_access_key.get_secret_value() if self.secret_access_key else None,
             region_name=self.region,
             # path-style works with MinIO and rclone; short timeouts and few retries so a dead endpoint fails fast
-            config=Config(
+            config=config
+            or Config(
                 s3={"addressing_style": "path"},
                 connect_timeout=5,
                 read_timeout=60,

@@ -16,6 +16,7 @@ REQUIRED = {
     "AWS_ACCESS_KEY_ID": "minioadmin",
     "AWS_SECRET_ACCESS_KEY": "minioadmin",
     "ES_PASSWORD": "pw",
+    "API_KEY": "a-long-random-api-key",
 }
 
 
@@ -49,9 +50,14 @@ def test_compose_files_are_valid(filled_env, files):
     assert "services:" in result.stdout
 
 
-def test_missing_secrets_are_named_not_defaulted():
+def test_missing_secrets_are_named_not_defaulted(filled_env, tmp_path):
     result = compose(ROOT / ".env.example", "docker-compose-infra.yaml")
     assert result.returncode != 0 and "set AWS_ACCESS_KEY_ID in .env" in result.stderr
+    # the API listens on every address of its container: it never starts without a key
+    without_key = tmp_path / "no-key.env"
+    without_key.write_text(filled_env.read_text().replace("API_KEY=a-long-random-api-key", "API_KEY="))
+    result = compose(without_key, *COMPOSE_FILES)
+    assert result.returncode != 0 and "set API_KEY in .env" in result.stderr
 
 
 def test_every_variable_the_compose_files_use_is_documented():

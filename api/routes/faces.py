@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, Security, UploadFile
 
-from ..deps import ServiceDep, read_image, read_upload, require_api_key, validate_name
+from ..deps import ServiceDep, api_key_header, read_image, validate_name
+from ..images import decode, read_request_image, request_body
 from ..schemas import (
     CandidateOut,
     DeleteResponse,
@@ -20,22 +21,55 @@ from ..schemas import (
     VerifyResponse,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["faces"], responses={422: {"model": ErrorResponse}})
-Protected = [Depends(require_api_key)]
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["faces"],
+    responses={422: {"model": ErrorResponse}, 401: {"model": ErrorResponse}},
+    dependencies=[Security(api_key_header)],
+)
 DetectQuery = Annotated[bool, Query(description="false: the image already is a face crop (skip detection)")]
 
 
-@router.post("/index", status_code=201, response_model=IndexResponse, dependencies=Protected)
+# the answer of an enrolment names what later requests can address (schemathesis follows these in stateful tests)
+ENROLMENT_LINKS = {
+    201: {
+        "description": "the face was enrolled",
+        "links": {
+            "DeleteFace": {"operationId": "delete_face", "parameters": {"face_id": "$response.body#/face_id"}},
+            "DeletePerson": {"operationId": "delete_person", "parameters": {"name": "$response.body#/name"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/index",
+    status_code=201,
+    response_model=IndexResponse,
+    operation_id="index_face",
+    responses=ENROLMENT_LINKS,
+    openapi_extra=request_body(with_name=True),
+)
 async def index_face(
+    request: Request,
     service: ServiceDep,
-    image: Annotated[UploadFile, File(description="a photo with one face (or choose one with face=)")],
-    name: Annotated[str, Form(description="the person's name")],
     detect: DetectQuery = True,
-    face: Annotated[int | None, Query(ge=0, description="which face to enrol when several are found")] = None,
+    face: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(main|\d{1,3})$",
+            description="which face to enrol when several are found: 0 = largest, or main = the clearly largest",
+        ),
+    ] = None,
 ) -> IndexResponse:
-    person = validate_name(name, service.settings.limits.name_length)
-    data, picture = await read_upload(image, service)
-    enrolment = await service.run(service.recognizer.enroll, picture, person, detect, face, original=data)
+    """Enrol one face: a photo (multipart ``image``, or JSON ``image_url`` / ``image_base64``) and a ``name``."""
+    sent = await read_request_image(request, service)
+    if sent.name is None:
+        raise HTTPException(422, "name: a name is required")
+    person = validate_name(sent.name, service.settings.limits.name_length)
+    picture = await decode(sent.data, service, "image")
+    choice = int(face) if face is not None and face.isdigit() else face
+    enrolment = await service.run(service.recognizer.enroll, picture, person, detect, choice, original=sent.data)
     record = enrolment.record
     return IndexResponse(
         face_id=record.face_id,
@@ -47,17 +81,22 @@ async def index_face(
     )
 
 
-@router.post("/recognize", response_model=RecognizeResponse, dependencies=Protected)
+@router.post(
+    "/recognize",
+    response_model=RecognizeResponse,
+    operation_id="recognize",
+    openapi_extra=request_body(with_name=False),
+)
 async def recognize(
+    request: Request,
     service: ServiceDep,
-    image: Annotated[UploadFile, File()],
     k: Annotated[int | None, Query(ge=1, le=100, description="candidates per face")] = None,
     threshold: Annotated[float | None, Query(ge=0, le=1, description="P(same) needed to name a face")] = None,
     detect: DetectQuery = True,
 ) -> RecognizeResponse:
     settings = service.settings
     threshold = settings.unknown_threshold if threshold is None else threshold
-    picture = await read_image(image, service)
+    picture = await decode((await read_request_image(request, service)).data, service, "image")
     results = await service.run(service.recognizer.recognize, picture, k or settings.top_k, threshold, detect)
     faces = [
         FaceOut(
@@ -78,7 +117,7 @@ async def recognize(
     )
 
 
-@router.post("/verify", response_model=VerifyResponse, dependencies=Protected)
+@router.post("/verify", response_model=VerifyResponse, operation_id="verify")
 async def verify(
     service: ServiceDep,
     image1: Annotated[UploadFile, File()],
@@ -99,7 +138,7 @@ async def verify(
     )
 
 
-@router.get("/people", response_model=PeopleResponse)
+@router.get("/people", response_model=PeopleResponse, operation_id="list_people")
 async def people(service: ServiceDep) -> PeopleResponse:
     counts = await service.run(service.recognizer.index.people)
     return PeopleResponse(
@@ -109,7 +148,7 @@ async def people(service: ServiceDep) -> PeopleResponse:
     )
 
 
-@router.delete("/people/{name}", response_model=DeleteResponse, dependencies=Protected)
+@router.delete("/people/{name:path}", response_model=DeleteResponse, operation_id="delete_person")
 async def delete_person(service: ServiceDep, name: str) -> DeleteResponse:
     person = validate_name(name, service.settings.limits.name_length)
     deleted = await service.run(service.recognizer.delete_person, person)
@@ -118,7 +157,7 @@ async def delete_person(service: ServiceDep, name: str) -> DeleteResponse:
     return DeleteResponse(deleted=deleted)
 
 
-@router.delete("/faces/{face_id}", response_model=DeleteResponse, dependencies=Protected)
+@router.delete("/faces/{face_id}", response_model=DeleteResponse, operation_id="delete_face")
 async def delete_face(service: ServiceDep, face_id: str) -> DeleteResponse:
     if not await service.run(service.recognizer.delete_face, face_id):
         raise HTTPException(404, f"no face with id {face_id!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from fastapi import APIRouter, Request, Response
@@ -21,14 +22,18 @@ async def health() -> HealthResponse:
 
 @router.get("/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
 async def ready(request: Request):
-    """The model is loaded and the index answers."""
+    """The model is loaded, the index answers, and so does S3 when enrolled photos are kept there."""
     service = getattr(request.app.state, "service", None)
     if service is None:
         return JSONResponse(ReadyResponse(status="starting").model_dump(), status_code=503)
     index = service.recognizer.index
-    if not await service.run(index.ping):
-        body = ReadyResponse(status="unavailable", detail=f"the {service.settings.index.backend} index does not answer")
-        return JSONResponse(body.model_dump(), status_code=503)
+    down = None
+    if not await asyncio.to_thread(index.ping):
+        down = f"the {service.settings.index.backend} index does not answer"
+    elif service.recognizer.originals is not None and not await asyncio.to_thread(service.recognizer.originals.ping):
+        down = "the S3 store of original photos (ORIGINALS_URI) does not answer"
+    if down:
+        return JSONResponse(ReadyResponse(status="unavailable", detail=down).model_dump(), status_code=503)
     return ReadyResponse(
         status="ready",
         model_version=service.recognizer.model_version,

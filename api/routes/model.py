@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Security
 
-from ..deps import ServiceDep
+from ..deps import ServiceDep, api_key_header
 from ..schemas import ModelResponse
 
-router = APIRouter(prefix="/api/v1", tags=["model"])
+router = APIRouter(prefix="/api/v1", tags=["model"], dependencies=[Security(api_key_header)])
 
 
-@router.get("/model", response_model=ModelResponse)
+@router.get("/model", response_model=ModelResponse, operation_id="model_info")
 async def model_info(service: ServiceDep) -> ModelResponse:
     bundle = service.recognizer.bundle
     train = bundle.metrics.get("train") or {}

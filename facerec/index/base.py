@@ -65,11 +65,9 @@ class FaceIndex(ABC):
         """Person name -> number of faces."""
 
     @abstractmethod
-    def delete_person(self, name: str) -> int:
-        """Remove every face of ``name``; returns how many were removed."""
-
-    @abstractmethod
-    def delete_face(self, face_id: str) -> bool: ...
+    def delete_faces(self, face_ids: list[str]) -> int:
+        """Remove exactly these faces; returns how many existed. Deleting a person is deleting their face ids, so a
+        face enrolled meanwhile is never removed unseen."""
 
     @abstractmethod
     def face_ids(self, name: str) -> list[str]:
@@ -81,7 +79,7 @@ class FaceIndex(ABC):
 
     @abstractmethod
     def records(self) -> Iterator[FaceRecord]:
-        """Every stored face, with its crop when kept (for re-embedding)."""
+        """Every stored face, with its crop when kept (for re-embedding); streamed, not loaded at once."""
 
     @abstractmethod
     def update_vectors(self, updates: list[tuple[str, np.ndarray, str]]) -> None:
@@ -94,4 +92,4 @@ class FaceIndex(ABC):
         return sum(self.people().values())
 
     def close(self) -> None:  # noqa: B027 - optional for backends holding no resources
-        """The backend cannot be reached (server down, file not writable)."""
+        """Release connections and files."""

@@ -57,6 +57,17 @@ class ElasticsearchIndex(FaceIndex):
         except ApiError as exc:
             raise IndexBackendError(f"Elasticsearch refused {what}: {exc}") from exc
 
+    def _call_iter(self, what: str, iterator):
+        """Yield from a streaming client call, turning transport failures into one clear message."""
+        from elasticsearch import ApiError, ConnectionError, ConnectionTimeout
+
+        try:
+            yield from iterator
+        except (ConnectionError, ConnectionTimeout) as exc:
+            raise IndexUnavailable(f"Elasticsearch at {self.url} is unreachable ({what}): {exc}") from exc
+        except ApiError as exc:
+            raise IndexBackendError(f"Elasticsearch refused {what}: {exc}") from exc
+
     def connect(self) -> None:
         from elasticsearch import BadRequestError, Elasticsearch
 
@@ -151,27 +162,20 @@ class ElasticsearchIndex(FaceIndex):
     def model_versions(self) -> dict[str, int]:
         return self._terms("model_version")
 
-    def delete_person(self, name: str) -> int:
-        response = self._call(
-            "a delete",
-            self._es.delete_by_query,
-            index=self.index,
-            query={"term": {"name": name}},
-            refresh=True,
-            conflicts="proceed",
-        )
-        return int(response.get("deleted", 0))
+    def delete_faces(self, face_ids: list[str]) -> int:
+        from elasticsearch.helpers import BulkIndexError, bulk
 
-    def delete_face(self, face_id: str) -> bool:
-        from elasticsearch import NotFoundError
-
+        if not face_ids:
+            return 0
+        actions = [{"_op_type": "delete", "_index": self.index, "_id": face_id} for face_id in face_ids]
         try:
-            self._call("a delete", self._es.delete, index=self.index, id=face_id, refresh=True)
-            return True
-        except IndexBackendError as exc:
-            if isinstance(exc.__cause__, NotFoundError):
-                return False
-            raise
+            deleted, _ = self._call("a bulk delete", bulk, self._es, actions, refresh="wait_for")
+        except BulkIndexError as exc:  # ids that do not exist come back as 404 items: not an error here
+            failures = [e for e in exc.errors if e.get("delete", {}).get("status") != 404]
+            if failures:
+                raise IndexBackendError(f"Elasticsearch refused {len(failures)} deletes: {failures[:1]}") from exc
+            deleted = len(face_ids) - len(exc.errors)
+        return int(deleted)
 
     def face_ids(self, name: str) -> list[str]:
         from elasticsearch.helpers import scan
@@ -186,8 +190,8 @@ class ElasticsearchIndex(FaceIndex):
     def records(self) -> Iterator[FaceRecord]:
         from elasticsearch.helpers import scan
 
-        hits = self._call("a scan", lambda: list(scan(self._es, index=self.index, query={"query": {"match_all": {}}})))
-        for hit in hits:
+        hits = scan(self._es, index=self.index, query={"query": {"match_all": {}}}, size=500)
+        for hit in self._call_iter("a scan", hits):
             src = hit["_source"]
             yield FaceRecord(
                 name=src["name"],
@@ -213,8 +217,8 @@ class ElasticsearchIndex(FaceIndex):
         self._call("a bulk update", bulk, self._es, actions, refresh="wait_for")
 
     def ping(self) -> bool:
-        try:
-            return bool(self._es is not None and self._es.ping())
+        try:  # one quick try: readiness must answer fast, not after the client's retries
+            return bool(self._es is not None and self._es.options(request_timeout=2, max_retries=0).ping())
         except Exception:
             return False
 

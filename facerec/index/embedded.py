@@ -1,7 +1,13 @@
 """The embedded index: SQLite (WAL) is the source of truth; FAISS holds the vectors in memory for search.
 
 Every write commits to SQLite before FAISS changes, so a crash loses nothing that was acknowledged; at start-up the
-FAISS index is rebuilt from the table. Only vectors of the serving model version are searchable.
+FAISS index is built from the table. Only vectors of the serving model version are searchable.
+
+Several processes may share one file (two API workers, an API and ``python -m facerec.serve.reindex``). Each write
+transaction bumps a generation counter in the same file (and a removal counter when it deletes or changes vectors);
+before answering, a process asks SQLite whether another connection committed since it last looked (``PRAGMA
+data_version``: no disk read) and then catches up: new rows only when nothing was removed or changed, a rebuild
+otherwise. So an external reindex or another process's enrolments are seen at the next request.
 """
 
 from __future__ import annotations
@@ -29,7 +35,11 @@ CREATE TABLE IF NOT EXISTS faces (
     crop_jpeg BLOB
 );
 CREATE INDEX IF NOT EXISTS faces_name ON faces (name);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('generation', 0), ('removals', 0);
 """
+_PAGE = 512  # rows per read while streaming records or catching up
+_SQL_VARIABLES = 500  # ids per IN (...) clause
 
 
 def build_faiss_index(vectors: np.ndarray, dim: int, ivf_min_vectors: int, nprobe: int) -> faiss.Index:
@@ -57,10 +67,13 @@ class EmbeddedIndex(FaceIndex):
         self.nprobe = nprobe
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
-        self._faiss: faiss.IndexIDMap2 | None = None
+        self._faiss: faiss.Index | None = None
         self._meta: dict[int, tuple[str, str]] = {}  # faiss id (row id) -> (face_id, name)
         # faces per model version, kept in memory: the service checks it before every search
         self._versions: Counter[str] = Counter()
+        self._data_version = -1
+        self._seen = (0, 0)  # (generation, removals) this process's FAISS reflects
+        self._max_row = 0  # highest row id loaded
 
     def connect(self) -> None:
         try:
@@ -73,9 +86,19 @@ class EmbeddedIndex(FaceIndex):
         except (sqlite3.Error, OSError) as exc:
             raise IndexUnavailable(f"cannot open the embedded index at {self.path}: {exc}") from exc
         self._db = db
-        self._rebuild()
+        with self._lock:
+            self._rebuild()
+
+    # --- keeping FAISS in step with the file ---------------------------------------------------------------------
+
+    def _counters(self) -> tuple[int, int]:
+        values = dict(self._db.execute("SELECT key, value FROM meta"))
+        return int(values["generation"]), int(values["removals"])
 
     def _rebuild(self) -> None:
+        """FAISS, the id map and the version counts from the table (caller holds the lock)."""
+        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        self._seen = self._counters()
         ids_parts, vector_parts = [], []
         meta: dict[int, tuple[str, str]] = {}
         rows = self._db.execute(
@@ -92,49 +115,90 @@ class EmbeddedIndex(FaceIndex):
             index.add_with_ids(vectors, ids)
         self._faiss, self._meta = index, meta
         self._versions = Counter(dict(self._db.execute("SELECT model_version, COUNT(*) FROM faces GROUP BY 1")))
+        self._max_row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM faces").fetchone()[0]
+
+    def _catch_up(self) -> None:
+        """See what other processes committed since this one last looked (caller holds the lock)."""
+        data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if data_version == self._data_version:
+            return
+        self._data_version = data_version
+        generation, removals = self._counters()
+        if (generation, removals) == self._seen:
+            return
+        if removals != self._seen[1]:
+            self._rebuild()
+            return
+        rows = self._db.execute(
+            "SELECT id, face_id, name, vector, model_version FROM faces WHERE id > ? ORDER BY id", (self._max_row,)
+        ).fetchall()
+        self._index_rows([(r[0], r[1], r[2], np.frombuffer(r[3], dtype=np.float32), r[4]) for r in rows])
+        self._seen = (generation, removals)
+
+    def _index_rows(self, rows: list[tuple[int, str, str, np.ndarray, str]]) -> None:
+        """Add stored rows (id, face_id, name, vector, version) to the in-memory state (caller holds the lock)."""
+        if not rows:
+            return
+        self._versions.update(r[4] for r in rows)
+        self._max_row = max(self._max_row, max(r[0] for r in rows))
+        searchable = [r for r in rows if r[4] == self.model_version]
+        if searchable:
+            self._faiss.add_with_ids(
+                self._as_rows(np.stack([r[3] for r in searchable])), np.array([r[0] for r in searchable], np.int64)
+            )
+            self._meta.update({r[0]: (r[1], r[2]) for r in searchable})
+
+    def _write(self, statements, removes: bool = False):
+        """Run ``statements(db)`` in one write transaction that also bumps the counters; returns its result.
+
+        Other processes' commits are taken in first, inside the transaction (which holds SQLite's write lock), so
+        that no foreign change can slip between catching up and our own commit unseen.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._catch_up()
+            result = statements(self._db)
+            self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+            if removes:
+                self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'removals'")
+            counters = self._counters()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._seen = counters
+        return result
 
     def _as_rows(self, vectors: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
 
+    # --- the FaceIndex interface ---------------------------------------------------------------------------------
+
     def add(self, records: list[FaceRecord]) -> None:
         if not records:
             return
+
+        def insert(db: sqlite3.Connection) -> list[int]:
+            return [
+                db.execute(
+                    "INSERT INTO faces (face_id, name, vector, model_version, created_at, crop_jpeg) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (r.face_id, r.name, self._as_rows(r.vector).tobytes(), r.model_version, r.created_at, r.crop_jpeg),
+                ).lastrowid
+                for r in records
+            ]
+
         with self._lock:
-            ids = []
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for r in records:
-                    cursor = self._db.execute(
-                        "INSERT INTO faces (face_id, name, vector, model_version, created_at, crop_jpeg) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            r.face_id,
-                            r.name,
-                            self._as_rows(r.vector).tobytes(),
-                            r.model_version,
-                            r.created_at,
-                            r.crop_jpeg,
-                        ),
-                    )
-                    ids.append(cursor.lastrowid)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._versions.update(r.model_version for r in records)
-            searchable = [(i, r) for i, r in zip(ids, records, strict=True) if r.model_version == self.model_version]
-            if searchable:
-                self._faiss.add_with_ids(
-                    self._as_rows(np.stack([r.vector for _, r in searchable])),
-                    np.array([i for i, _ in searchable], dtype=np.int64),
-                )
-                self._meta.update({i: (r.face_id, r.name) for i, r in searchable})
+            ids = self._write(insert)
+            rows = zip(ids, records, strict=True)
+            self._index_rows([(i, r.face_id, r.name, np.asarray(r.vector), r.model_version) for i, r in rows])
 
     def search(self, vectors: np.ndarray, k: int, model_version: str) -> list[list[Match]]:
         if model_version != self.model_version:
             raise ValueError(f"this index serves model {self.model_version}, not {model_version}")
         queries = self._as_rows(vectors)
         with self._lock:
+            self._catch_up()
             if self._faiss.ntotal == 0:
                 return [[] for _ in range(len(queries))]
             # single queries are latency-bound: one thread avoids OpenMP start-up costs (32 ms -> 3 ms at 100k).
@@ -160,25 +224,29 @@ class EmbeddedIndex(FaceIndex):
             rows = self._db.execute("SELECT name, COUNT(*) FROM faces GROUP BY name ORDER BY name").fetchall()
         return dict(rows)
 
-    def _delete(self, where: str, value: str) -> int:
+    def delete_faces(self, face_ids: list[str]) -> int:
+        if not face_ids:
+            return 0
+
+        def delete(db: sqlite3.Connection) -> list[tuple[int, str]]:
+            found = []
+            for start in range(0, len(face_ids), _SQL_VARIABLES):
+                chunk = face_ids[start : start + _SQL_VARIABLES]
+                marks = ",".join("?" * len(chunk))
+                found += db.execute(f"SELECT id, model_version FROM faces WHERE face_id IN ({marks})", chunk).fetchall()
+                db.execute(f"DELETE FROM faces WHERE face_id IN ({marks})", chunk)
+            return found
+
         with self._lock:
-            rows = self._db.execute(f"SELECT id, model_version FROM faces WHERE {where} = ?", (value,)).fetchall()
-            if not rows:
-                return 0
-            ids = [r[0] for r in rows]
-            self._db.execute(f"DELETE FROM faces WHERE {where} = ?", (value,))
-            self._versions.subtract(r[1] for r in rows)
-            self._versions = +self._versions  # drop versions with no faces left
-            self._faiss.remove_ids(np.array(ids, dtype=np.int64))
-            for i in ids:
-                self._meta.pop(i, None)
-            return len(ids)
-
-    def delete_person(self, name: str) -> int:
-        return self._delete("name", name)
-
-    def delete_face(self, face_id: str) -> bool:
-        return self._delete("face_id", face_id) > 0
+            removed = self._write(delete, removes=True)
+            if removed:
+                self._versions.subtract(version for _, version in removed)
+                self._versions = +self._versions  # drop versions with no faces left
+                ids = [row for row, _ in removed]
+                self._faiss.remove_ids(np.array(ids, dtype=np.int64))
+                for i in ids:
+                    self._meta.pop(i, None)
+            return len(removed)
 
     def face_ids(self, name: str) -> list[str]:
         with self._lock:
@@ -186,30 +254,54 @@ class EmbeddedIndex(FaceIndex):
 
     def model_versions(self) -> dict[str, int]:
         with self._lock:
+            self._catch_up()
             return dict(self._versions)
 
     def records(self) -> Iterator[FaceRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT face_id, name, vector, model_version, created_at, crop_jpeg FROM faces ORDER BY id"
-            ).fetchall()
-        for face_id, name, vector, version, created_at, crop in rows:
-            yield FaceRecord(name, np.frombuffer(vector, dtype=np.float32), version, face_id, created_at, crop)
+        """Every face, read a page at a time (the crops of a large index do not fit in memory at once)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT id, face_id, name, vector, model_version, created_at, crop_jpeg FROM faces "
+                    "WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, _PAGE),
+                ).fetchall()
+            if not rows:
+                return
+            for _row, face_id, name, vector, version, created_at, crop in rows:
+                yield FaceRecord(name, np.frombuffer(vector, dtype=np.float32), version, face_id, created_at, crop)
+            last = rows[-1][0]
 
     def update_vectors(self, updates: list[tuple[str, np.ndarray, str]]) -> None:
+        """Replace vectors in place; FAISS follows row by row (no rebuild per batch: a reindex stays linear)."""
+        if not updates:
+            return
+
+        def update(db: sqlite3.Connection) -> list[tuple[int, str, str, str]]:
+            changed = []
+            for face_id, vector, version in updates:
+                row = db.execute("SELECT id, name, model_version FROM faces WHERE face_id = ?", (face_id,)).fetchone()
+                if row is None:
+                    continue
+                db.execute(
+                    "UPDATE faces SET vector = ?, model_version = ? WHERE id = ?",
+                    (self._as_rows(vector).tobytes(), version, row[0]),
+                )
+                changed.append((row[0], face_id, row[1], row[2]))
+            return changed
+
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for face_id, vector, version in updates:
-                    self._db.execute(
-                        "UPDATE faces SET vector = ?, model_version = ? WHERE face_id = ?",
-                        (self._as_rows(vector).tobytes(), version, face_id),
-                    )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._rebuild()
+            changed = self._write(update, removes=True)
+            if not changed:
+                return
+            self._faiss.remove_ids(np.array([row for row, *_ in changed], dtype=np.int64))
+            for row, _, _, old_version in changed:
+                self._meta.pop(row, None)
+                self._versions[old_version] -= 1
+            self._versions = +self._versions
+            new = {face_id: (np.asarray(vector), version) for face_id, vector, version in updates}
+            self._index_rows([(row, face_id, name, *new[face_id]) for row, face_id, name, _ in changed])
 
     def count(self) -> int:
         with self._lock:

@@ -77,4 +77,6 @@ def build_recognizer(settings: Settings) -> Recognizer:
         settings.index.backend,
         index.count(),
     )
-    return Recognizer(bundle, index, detector, settings.keep_face_crops, runtime, originals)
+    return Recognizer(
+        bundle, index, detector, settings.keep_face_crops, runtime, originals, settings.detection.main_face_margin
+    )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from .errors import RecognitionError
 from .images import downscale
 
 if TYPE_CHECKING:
@@ -114,6 +115,13 @@ class FaceDetector:
 
     def detect(self, image: Image.Image) -> list[DetectedFace]:
         small, factor = downscale(image, self.max_side)
+        if min(small.size) < self.min_face_size:  # MTCNN's pyramid would be empty (it crashes, not answers "none")
+            shrunk = f", {small.width}x{small.height} after downscaling to {self.max_side}" if factor < 1 else ""
+            raise RecognitionError(
+                f"the image is {image.width}x{image.height} pixels{shrunk}: too small to hold a face of "
+                f"{self.min_face_size} pixels (DETECTION_MIN_FACE_SIZE); send a larger photo, or detect=false "
+                "for a face crop"
+            )
         boxes, probabilities, landmarks = self._model().detect(small, landmarks=True)
         if boxes is None:
             return []

@@ -27,9 +27,25 @@ class OriginalsStore:
         self.bucket, prefix = parse_s3_uri(uri)
         self.prefix = prefix.strip("/")
         self._client = config.client()
+        self._ping_client = None
 
     def _key(self, face_id: str) -> str:
         return f"{self.prefix}/{face_id}" if self.prefix else face_id
+
+    def ping(self) -> bool:
+        """Whether the bucket answers now (short timeouts, no retries: for readiness checks)."""
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if self._ping_client is None:
+            self._ping_client = self.config.client(
+                Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=3, retries={"max_attempts": 1})
+            )
+        try:
+            self._ping_client.head_bucket(Bucket=self.bucket)
+            return True
+        except (BotoCoreError, ClientError):
+            return False
 
     def connect(self) -> None:
         """Create the bucket when missing; raises StorageError when S3 cannot be reached."""

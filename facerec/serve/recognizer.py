@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 from PIL import Image
@@ -14,19 +16,12 @@ from ..model.bundle import ModelBundle
 from ..model.preprocess import preprocess
 from ..model.runtime import EmbeddingRuntime, TorchRuntime
 from .detection import Box, DetectedFace, FaceDetector, as_face_crop
+from .errors import RecognitionError, StaleIndexError
 from .images import decode_image
 from .originals import OriginalsStore
 
 UNKNOWN = "unknown"
 NO_FACE = "no face found in the image (send a clearer photo, or detect=false for a face crop)"
-
-
-class RecognitionError(ValueError):
-    """The request cannot be served as asked (no face, several faces, ...); the message is for the client."""
-
-
-class StaleIndexError(RuntimeError):
-    """The index holds faces embedded by another model version."""
 
 
 @dataclass
@@ -68,8 +63,10 @@ class Recognizer:
         keep_face_crops: bool = True,
         runtime: EmbeddingRuntime | None = None,
         originals: OriginalsStore | None = None,
+        main_face_margin: float = 2.0,
     ):
         self.bundle = bundle
+        self.main_face_margin = main_face_margin
         self.originals = originals
         self.runtime = runtime or TorchRuntime(bundle.encoder)
         self.index = index
@@ -110,24 +107,19 @@ class Recognizer:
         image: Image.Image,
         name: str,
         detect: bool = True,
-        face: int | None = None,
+        face: int | str | None = None,
         original: bytes | None = None,
     ) -> Enrolment:
-        """Add one face of ``name``; with several faces in the photo, ``face`` (0 = largest) picks one.
+        """Add one face of ``name``. With several faces in the photo, ``face`` picks one: a number (0 = largest), or
+        ``"main"``: the largest face when it is at least ``main_face_margin`` times the area of the next (a portrait
+        with people in the background), else a refusal that lists the faces.
 
         ``original``: the uploaded photo, kept in the originals store (when configured) under the new face's id.
         """
         faces = self.find_faces(image, detect)
         if not faces:
             raise RecognitionError(NO_FACE)
-        if face is None and len(faces) > 1:
-            raise RecognitionError(
-                f"{len(faces)} faces found; enrol one at a time by passing face=<0..{len(faces) - 1}> "
-                "(faces are numbered largest first)"
-            )
-        if face is not None and not 0 <= face < len(faces):
-            raise RecognitionError(f"face={face} is out of range: {len(faces)} face(s) found")
-        chosen = faces[face or 0]
+        chosen = faces[self._face_index(faces, face)]
         record = FaceRecord(
             name=name,
             vector=self.embed_faces([chosen])[0],
@@ -145,19 +137,39 @@ class Recognizer:
             raise
         return Enrolment(record, chosen.box, len(faces))
 
+    def _face_index(self, faces: list[DetectedFace], face: int | str | None) -> int:
+        if len(faces) == 1 and face in (None, "main", 0):
+            return 0
+        sizes = ", ".join(f"{i}: {round(f.box[2] - f.box[0])} px" for i, f in enumerate(faces))
+        if face == "main":
+            if faces[0].area >= self.main_face_margin * faces[1].area:
+                return 0
+            raise RecognitionError(
+                f"{len(faces)} faces found and none is clearly the main one (the largest is not "
+                f"{self.main_face_margin:g}x the area of the next; widths {sizes}); pass face=<0..{len(faces) - 1}>"
+            )
+        if face is None:
+            raise RecognitionError(
+                f"{len(faces)} faces found; enrol one at a time by passing face=<0..{len(faces) - 1}> "
+                f"(numbered largest first: {sizes}), or face=main for the clearly largest one"
+            )
+        if not isinstance(face, int) or not 0 <= face < len(faces):
+            raise RecognitionError(f"face={face} is out of range: {len(faces)} face(s) found")
+        return face
+
     def delete_person(self, name: str) -> int:
-        """Remove every face of ``name`` (and their originals); returns how many faces were removed."""
-        face_ids = self.index.face_ids(name) if self.originals is not None else []
-        deleted = self.index.delete_person(name)
-        if face_ids:
-            self.originals.delete(face_ids)
-        return deleted
+        """Remove every face of exactly ``name``, and their original photos; returns how many faces were removed."""
+        return self._delete_faces(self.index.face_ids(name))
 
     def delete_face(self, face_id: str) -> bool:
-        deleted = self.index.delete_face(face_id)
-        if deleted and self.originals is not None:
-            self.originals.delete([face_id])
-        return deleted
+        return self._delete_faces([face_id]) == 1
+
+    def _delete_faces(self, face_ids: list[str]) -> int:
+        # the photos first: when S3 is down the request fails with nothing deleted, and a face never outlives its
+        # deletion as a photo nobody can find any more (the model card promises both go)
+        if self.originals is not None and face_ids:
+            self.originals.delete(face_ids)
+        return self.index.delete_faces(face_ids)
 
     def recognize(
         self, image: Image.Image, k: int = 5, threshold: float = 0.5, detect: bool = True
@@ -212,16 +224,12 @@ class Recognizer:
             raise ValueError(f"source must be 'crops' or 'originals', got {source!r}")
         if source == "originals" and self.originals is None:
             raise RecognitionError("no originals store is configured (ORIGINALS_URI)")
-        pending = [r for r in self.index.records() if r.model_version != self.model_version]
-        if source == "crops":
-            missing = [r.face_id for r in pending if r.crop_jpeg is None]
+        if source == "crops":  # a first pass refuses before anything changes (records are streamed, not held)
+            missing = sum(r.crop_jpeg is None for r in self._stale_records())
             if missing:
-                raise RecognitionError(
-                    f"{len(missing)} faces have no stored crop to re-embed (KEEP_FACE_CROPS was off)"
-                )
+                raise RecognitionError(f"{missing} faces have no stored crop to re-embed (KEEP_FACE_CROPS was off)")
         updated = 0
-        for start in range(0, len(pending), batch_size):
-            chunk = pending[start : start + batch_size]
+        for chunk in batched(self._stale_records(), batch_size):
             if source == "crops":
                 crops = [
                     DetectedFace((0, 0, 0, 0), 1.0, Image.open(io.BytesIO(r.crop_jpeg)).convert("RGB")) for r in chunk
@@ -232,6 +240,9 @@ class Recognizer:
             self.index.update_vectors([(r.face_id, v, self.model_version) for r, v in zip(chunk, vectors, strict=True)])
             updated += len(chunk)
         return updated
+
+    def _stale_records(self) -> Iterator[FaceRecord]:
+        return (r for r in self.index.records() if r.model_version != self.model_version)
 
     def _face_from_original(self, face_id: str) -> DetectedFace:
         """Detect the enrolled face again in its original photo: the face that overlaps the enrolled box most."""
@@ -246,6 +257,13 @@ class Recognizer:
         if not faces:
             raise RecognitionError(f"the detector finds no face in the original photo of face {face_id}")
         return max(faces, key=lambda f: box_iou(f.box, original.box))
+
+
+def batched(items: Iterator, size: int) -> Iterator[list]:
+    """Lists of ``size`` consecutive items (the last one shorter); itertools.batched from Python 3.12."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

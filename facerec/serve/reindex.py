@@ -12,7 +12,7 @@ import sys
 
 from facerec.index import IndexBackendError
 from facerec.serve.build import StartupError, build_recognizer
-from facerec.serve.recognizer import RecognitionError
+from facerec.serve.errors import RecognitionError
 from facerec.serve.settings import Settings
 from facerec.storage import StorageError
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..storage import S3Config
@@ -41,14 +41,35 @@ class DetectionSettings(BaseModel):
     min_probability: float = Field(0.9, ge=0.0, le=1.0, description="MTCNN face score to accept a detection")
     min_face_size: int = Field(40, ge=10, description="smallest face side in pixels MTCNN looks for")
     max_side: int = Field(1024, ge=160, description="photos are downscaled to this side before detection")
+    main_face_margin: float = Field(
+        2.0, ge=1.0, description="face=main enrols the largest face when its area is this many times the next one's"
+    )
 
 
 class LimitsSettings(BaseModel):
-    """``LIMITS_*``: what a request may carry."""
+    """``LIMITS_*``: what a request may carry, checked before anything is parsed."""
 
-    upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest accepted upload")
+    upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest accepted image")
+    request_bytes: int = Field(
+        0, ge=0, description="largest request body; 0 = two images plus 1 MiB of form fields (/verify sends two)"
+    )
     image_pixels: int = Field(40_000_000, ge=10_000, description="refuse images with more pixels (bombs)")
     name_length: int = Field(128, ge=1, le=1024, description="longest person name")
+    requests_per_minute: int = Field(0, ge=0, description="per API key (or client address); 0 = no rate limit")
+
+    @property
+    def body_bytes(self) -> int:
+        return self.request_bytes or 2 * self.upload_bytes + 1024 * 1024
+
+
+class FetchSettings(BaseModel):
+    """``FETCH_*``: how the server fetches ``image_url`` (the JSON form of /index and /recognize)."""
+
+    timeout_s: float = Field(10.0, gt=0, le=120, description="connect and read timeout per request")
+    max_redirects: int = Field(3, ge=0, le=10, description="redirects followed, each target checked again")
+    allowed_networks: str = Field(
+        "", description="comma-separated CIDRs exempt from the private-address refusal (your own image store)"
+    )
 
 
 class InferenceSettings(BaseModel):
@@ -84,7 +105,16 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="calibrated probability below which a face is unknown"
     )
     top_k: int = Field(5, ge=1, le=100, description="candidates per face")
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = Field(None, description="the key clients send as X-API-Key (named 'default')")
+    api_keys: SecretStr | None = Field(None, description="more named keys: 'name=key,name=key' (e.g. one per client)")
+    allow_unauthenticated: bool = Field(
+        False, description="serve without a key on other addresses than loopback (only behind your own auth proxy)"
+    )
+    metrics_require_key: bool = Field(False, description="ask /metrics for a key too")
+    cors_origins: str = Field("", description="comma-separated origins allowed to call the API from a browser")
+    allow_private_image_urls: bool = Field(
+        False, description="let image_url point at loopback, private, link-local or multicast addresses"
+    )
     originals_uri: str | None = Field(
         None, description="s3://bucket/prefix: keep every enrolled photo there, so `reindex --source originals` works"
     )
@@ -95,4 +125,27 @@ class Settings(BaseSettings):
     s3: S3Config = Field(default_factory=S3Config)
     detection: DetectionSettings = DetectionSettings()
     limits: LimitsSettings = LimitsSettings()
+    fetch: FetchSettings = FetchSettings()
     inference: InferenceSettings = InferenceSettings()
+
+    def keys(self) -> dict[str, str]:
+        """Key name -> secret: ``API_KEY`` as "default", then every ``name=key`` of ``API_KEYS``."""
+        keys = {"default": self.api_key.get_secret_value()} if self.api_key else {}
+        if self.api_keys:
+            for entry in filter(None, (e.strip() for e in self.api_keys.get_secret_value().split(","))):
+                name, sep, secret = entry.partition("=")
+                if not sep or not name.strip() or not secret.strip():
+                    raise ValueError("API_KEYS must read 'name=key,name=key'")
+                keys[name.strip()] = secret.strip()
+        return keys
+
+    @model_validator(mode="after")
+    def _keys_are_usable(self) -> Settings:
+        for name, secret in self.keys().items():
+            if len(secret) < 16:
+                raise ValueError(f"API key {name!r} is {len(secret)} characters long; use at least 16 (random)")
+        return self
+
+    @property
+    def origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

@@ -40,14 +40,8 @@ class MemoryIndex(FaceIndex):
     def people(self) -> dict[str, int]:
         return dict(sorted(Counter(r.name for r in self._records.values()).items()))
 
-    def delete_person(self, name: str) -> int:
-        doomed = [f for f, r in self._records.items() if r.name == name]
-        for face_id in doomed:
-            del self._records[face_id]
-        return len(doomed)
-
-    def delete_face(self, face_id: str) -> bool:
-        return self._records.pop(face_id, None) is not None
+    def delete_faces(self, face_ids: list[str]) -> int:
+        return sum(self._records.pop(face_id, None) is not None for face_id in face_ids)
 
     def face_ids(self, name: str) -> list[str]:
         return [f for f, r in self._records.items() if r.name == name]

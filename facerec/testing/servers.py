@@ -36,9 +36,10 @@ def wait_for_port(port: int, timeout_s: float = 20.0, process: subprocess.Popen 
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s} s")
 
 
-def spawn(command: list[str]) -> tuple[subprocess.Popen, int]:
-    """Start a server whose command line takes the port as ``{port}``; returns it once it listens."""
-    port = free_port()
+def spawn(command: list[str], port: int = 0) -> tuple[subprocess.Popen, int]:
+    """Start a server whose command line takes the port as ``{port}`` (a free one unless given); returns it once it
+    listens."""
+    port = port or free_port()
     process = subprocess.Popen(
         [part.format(port=port) for part in command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -57,7 +58,8 @@ def stop(process: subprocess.Popen) -> None:
 
 
 class ServerProcess:
-    """A server this test suite spawned; ``stop`` ends it."""
+    """A server this test suite spawned; ``stop`` ends it, ``start`` again brings it back on the same port and data
+    (an outage and its recovery)."""
 
     process: subprocess.Popen | None
 
@@ -104,7 +106,8 @@ class RcloneS3(ServerProcess):
         self.root.mkdir(parents=True, exist_ok=True)
         self.process, self.port = spawn(
             [rclone, "serve", "s3", str(self.root), "--addr", "127.0.0.1:{port}",
-             "--auth-key", f"{self.access_key},{self.secret_key}", "--config", os.devnull]
+             "--auth-key", f"{self.access_key},{self.secret_key}", "--config", os.devnull],
+            self.port,
         )  # fmt: skip
         return self
 
@@ -128,7 +131,8 @@ class NoidaElasticsearch(ServerProcess):
         binary = Path(noida_db.__file__).with_name("noida-db")
         self.process, self.port = spawn(
             [str(binary), "start", "--data-dir", str(self.data_dir), "--only", "elasticsearch",
-             "--elasticsearch-port", "{port}"]
+             "--elasticsearch-port", "{port}"],
+            self.port,
         )  # fmt: skip
         return self
 
@@ -152,10 +156,12 @@ class UvicornAPI:
         self.port = free_port()
         # a file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks its logging
         self._output = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the server
+        # run from an empty folder: a developer's .env in the checkout must not configure the server under test
+        self._cwd = tempfile.TemporaryDirectory(prefix="facerec-api-")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "api", "--port", str(self.port)],
-            cwd=REPO_ROOT,
-            env={**os.environ, **self.env},
+            cwd=self._cwd.name,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **self.env},
             stdout=self._output,
             stderr=subprocess.STDOUT,
             text=True,
@@ -187,3 +193,72 @@ class UvicornAPI:
         """Everything the process printed so far."""
         self._output.seek(0)
         return self._output.read()
+
+
+class ImageHost:
+    """A small HTTP server in a thread, on ``host`` (any loopback address), for image_url tests.
+
+    Paths: ``/image`` (the bytes given), ``/redirect?to=URL``, ``/slow`` (answers after ``delay_s``),
+    ``/trickle`` (a byte per ``delay_s / 10``), ``/endless`` (never stops sending), anything else 404.
+    """
+
+    def __init__(self, image: bytes, host: str = "127.0.0.1", delay_s: float = 3.0):
+        import http.server
+        import threading
+        from urllib.parse import parse_qs, urlsplit
+
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                owner.requests.append(parts.path)
+                try:
+                    if parts.path == "/image":
+                        self._send(200, owner.image)
+                    elif parts.path == "/redirect":
+                        self.send_response(302)
+                        self.send_header("Location", parse_qs(parts.query)["to"][0])
+                        self.end_headers()
+                    elif parts.path == "/slow":
+                        time.sleep(owner.delay_s)
+                        self._send(200, owner.image)
+                    elif parts.path == "/trickle":
+                        self.send_response(200)
+                        self.end_headers()
+                        for byte in owner.image:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(owner.delay_s / 10)
+                    elif parts.path == "/endless":
+                        self.send_response(200)
+                        self.end_headers()
+                        while True:
+                            self.wfile.write(b"\0" * 65536)
+                    else:
+                        self._send(404, b"not found")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.image, self.delay_s, self.requests = image, delay_s, []
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> ImageHost:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from api.main import create_app
 from api.service import Service
 from facerec.model.bundle import ModelBundle
 from facerec.model.encoder import EncoderConfig, FaceEncoder
+from facerec.serve.settings import Settings
 from facerec.testing.servers import NoidaElasticsearch
 from facerec.train.calibrate import fit_isotonic
 from facerec.train.config import TrainConfig
@@ -61,3 +63,39 @@ def service(request, tmp_path, bundle_dir):
 def client(service):
     with TestClient(create_app(service=service)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def tiny_service(tiny_bundle_dir, tmp_path_factory):
+    """The service around the tiny synthetic bundle on an embedded index: no LFW, starts in about a second."""
+    settings = Settings(
+        _env_file=None,
+        model_uri=str(tiny_bundle_dir),
+        index={"path": str(tmp_path_factory.mktemp("index") / "faces.sqlite3")},
+        inference={"threads": 1},
+    )
+    service = Service.start(settings)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def tiny_client(tiny_service):
+    """``tiny_client(client=("203.0.113.9", 5000), api_key=...)``: a TestClient on the tiny service whose settings
+    carry the given overrides (the model and index are shared); the index is emptied afterwards."""
+    clients = []
+
+    def make(client: tuple[str, int] = ("testclient", 50000), **overrides) -> TestClient:
+        settings = tiny_service.settings
+        if overrides:
+            settings = Settings.model_validate(settings.model_dump() | overrides)
+        service = dataclasses.replace(tiny_service, settings=settings)
+        test_client = TestClient(create_app(service=service), client=client, raise_server_exceptions=False)
+        clients.append(test_client.__enter__())
+        return test_client
+
+    yield make
+    for test_client in clients:
+        test_client.__exit__(None, None, None)
+    for name in list(tiny_service.recognizer.index.people()):
+        tiny_service.recognizer.delete_person(name)

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
-
-from api.main import create_app
-from api.service import Service
-from facerec.serve.settings import Settings
 from facerec.testing.synthetic import synthetic_face
 
 from .helpers import jpeg, post_index, post_recognize
 
 
-@pytest.fixture(scope="module")
-def tiny_service(tiny_bundle_dir, tmp_path_factory):
-    settings = Settings(
-        _env_file=None,
-        model_uri=str(tiny_bundle_dir),
-        index={"path": str(tmp_path_factory.mktemp("index") / "faces.sqlite3")},
-        inference={"threads": 1},
-    )
-    service = Service.start(settings)
-    yield service
-    service.close()
-
-
-@pytest.fixture
-def client(tiny_service):
-    with TestClient(create_app(service=tiny_service)) as client:
-        yield client
-    for name in list(tiny_service.recognizer.index.people()):
-        tiny_service.recognizer.delete_person(name)
-
-
-def test_every_route_declares_its_response_model(client):
+def test_every_route_declares_its_response_model(tiny_client):
+    client = tiny_client()
     operations = {
         (method, path): operation
         for path, item in client.get("/openapi.json").json()["paths"].items()
@@ -49,7 +23,8 @@ def test_every_route_declares_its_response_model(client):
     assert untyped == []
 
 
-def test_enrol_recognise_and_model_answers_on_a_crop(client):
+def test_enrol_recognise_and_model_answers_on_a_crop(tiny_client):
+    client = tiny_client()
     created = post_index(client, jpeg(synthetic_face(1)), "Ann", detect="false")
     assert created.status_code == 201 and created.json()["faces_detected"] == 1
     answer = post_recognize(client, jpeg(synthetic_face(1, 1)), detect="false", k=1).json()
@@ -59,11 +34,11 @@ def test_enrol_recognise_and_model_answers_on_a_crop(client):
     assert model["preprocess"]["image_size"] == 64 and model["runtime"] == "onnx"
 
 
-def test_no_face_answers_422_with_the_one_message(client):
+def test_no_face_answers_422_with_the_one_message(tiny_client):
+    client = tiny_client()
     blank = jpeg(synthetic_face(1).point(lambda _: 128))
     for response in (post_index(client, blank, "Ann"), post_recognize(client, blank)):
-        assert response.status_code == 422
-        assert response.json() == {
-            "error": True,
-            "msg": "no face found in the image (send a clearer photo, or detect=false for a face crop)",
-        }
+        body = response.json()
+        assert response.status_code == 422 and body["error"] is True
+        assert body["msg"] == "no face found in the image (send a clearer photo, or detect=false for a face crop)"
+        assert body["request_id"] == response.headers["x-request-id"]

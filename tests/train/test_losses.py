@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from facerec.train.losses import CosFaceHead, TeacherDistillationLoss
+from facerec.train.losses import BatchHardTripletLoss, CosFaceHead, TeacherDistillationLoss
 
 
 def test_relation_loss_is_zero_for_the_teachers_geometry_up_to_scale_and_offset():
@@ -54,3 +54,18 @@ def test_cosface_head_penalises_the_true_class_by_its_margin_and_learns_centres(
         head(embeddings, labels).backward()
         optimizer.step()
     assert head(embeddings, labels).item() < 0.5 * before
+
+
+def test_batch_hard_triplet_loss_by_hand_and_singles_are_negatives_only():
+    # three unit vectors at known angles: a and p are one person, n another, s a single-image person
+    a, p, n = torch.tensor([1.0, 0.0]), torch.tensor([0.6, 0.8]), torch.tensor([0.8, 0.6])
+    embeddings, labels = torch.stack([a, p, n]), torch.tensor([0, 0, 1])
+    # anchor a: d(a, p) = 0.4, nearest negative d(a, n) = 0.2 -> relu(0.4 - 0.2 + 0.25) = 0.45
+    # anchor p: d(p, a) = 0.4, d(p, n) = 1 - 0.96 = 0.04 -> 0.61; n has no positive: not an anchor
+    loss = BatchHardTripletLoss(margin=0.25)
+    assert loss(embeddings, labels).item() == pytest.approx((0.45 + 0.61) / 2, abs=1e-6)
+    soft = BatchHardTripletLoss(soft=True)(embeddings, labels).item()
+    assert soft == pytest.approx((F.softplus(torch.tensor(0.2)) + F.softplus(torch.tensor(0.36))).item() / 2, abs=1e-6)
+    # a single-image person right on top of a becomes a's hardest negative
+    with_single = loss(torch.stack([a, p, n, a]), torch.tensor([0, 0, 1, 2])).item()
+    assert with_single == pytest.approx((0.65 + 0.61) / 2, abs=1e-6)
