@@ -257,30 +257,65 @@ class FacialRecognitionTrainFlow(FlowSpec):
     @card(type="blank")
     @step
     def evaluate(self):
-        """Calibrate on dev pairs, then measure everything on test people and test strangers."""
+        """Calibrate on dev people (pairs, and open-set simulations against dev strangers), then measure everything on
+        test people and test strangers."""
+        import numpy as np
         from metaflow.cards import Image, Markdown, Table
 
         from facerec.train.calibrate import fit_isotonic
-        from facerec.train.evaluation import build_pairs, evaluate_test, evaluate_verification
-        from facerec.train.plots import reliability_diagram
+        from facerec.train.data import images_of
+        from facerec.train.evaluation import build_pairs, embed_paths, evaluate_test, pair_similarities
+        from facerec.train.openset import evaluate_open_set, fit_open_set
+        from facerec.train.plots import det_plot, reliability_diagram
 
         recipe = self._recipe
         people, split = self._people_and_split()
         encoder = self._trained_encoder()
         dev_pairs = build_pairs(people, split.dev, seed=recipe.seed)
-        calibrator = fit_isotonic(evaluate_verification(encoder, recipe.preprocess, dev_pairs), dev_pairs.labels)
-        self.calibrator = calibrator.to_dict()
-        self.metrics = evaluate_test(
-            encoder, recipe.preprocess, people, split.test, split.singles_test, calibrator, seed=recipe.seed
+        # every dev and test image, and a cohort of train-part singles (faces of nobody any gallery enrols)
+        rng = np.random.RandomState(recipe.seed)
+        cohort_names = sorted(rng.choice(split.singles_train, min(1000, len(split.singles_train)), replace=False))
+        names = split.dev + split.singles_dev + split.test + split.singles_test + cohort_names
+        embeddings = embed_paths(encoder, recipe.preprocess, [item.path for item in images_of(people, names)])
+        calibrator = fit_isotonic(pair_similarities(embeddings, dev_pairs), dev_pairs.labels)
+        cohort = np.stack([embeddings[people[name][0]] for name in cohort_names])
+        open_set, self.open_set_fit = fit_open_set(
+            embeddings, people, split.dev, split.singles_dev, cohort, seed=recipe.seed
         )
+        self.calibrator, self.open_set, self.cohort = calibrator.to_dict(), open_set.to_dict(), cohort
+        self.metrics = evaluate_test(embeddings, people, split.test, split.singles_test, calibrator, recipe.seed)
+        self.metrics["open_set"] = evaluate_open_set(
+            embeddings, people, split.test, split.singles_test, calibrator, open_set, cohort
+        )
+        self.metrics["open_set_fit"] = self.open_set_fit
         self.metrics["train_images_per_second"] = self.train_result["images_per_second"]
         shown = {k: v for k, v in self.metrics.items() if not isinstance(v, dict)}
         current.card.append(Markdown(f"# Test metrics ({len(split.test)} people never seen in training)"))
         current.card.append(Table([[k, round(v, 4) if isinstance(v, float) else v] for k, v in shown.items()]))
+        keys = [
+            "rank1",
+            "fnir_at_fpir_0.01",
+            "fnir_at_fpir_0.05",
+            "strangers_named",
+            "known_named_correctly",
+            "ece_15_bins",
+        ]
+        rows = [
+            [gallery, rule, *(round(results[rule][k], 4) for k in keys)]
+            for gallery, results in self.metrics["open_set"].items()
+            for rule in ("pair", "open_set")
+        ]
+        current.card.append(Markdown(f"## Open-set identification ({len(split.singles_test)} test strangers)"))
+        current.card.append(Table(rows, headers=["gallery", "rule", *keys]))
+        current.card.append(Image.from_matplotlib(det_plot(self.metrics["open_set"])))
         current.card.append(
             Image.from_matplotlib(reliability_diagram(self.metrics["reliability"], self.metrics["ece_15_bins"]))
         )
-        print(json.dumps(shown, indent=1))
+        print(
+            json.dumps(
+                shown | {"open_set_1_photo": self.metrics["open_set"]["1_photos"]["open_set"]}, indent=1, default=str
+            )
+        )
         self.next(self.publish)
 
     @step
@@ -288,6 +323,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
         """Write the bundle to the Metaflow datastore and, with a bucket configured, to S3 with a latest manifest."""
         from facerec.model.bundle import ModelBundle, bundle_files, publish_to_s3
         from facerec.model.calibration import IsotonicCalibrator
+        from facerec.model.openset import OpenSetCalibrator
         from facerec.model.split import PersonSplit
         from facerec.storage import S3Config
 
@@ -295,6 +331,8 @@ class FacialRecognitionTrainFlow(FlowSpec):
             encoder=self._trained_encoder(),
             preprocess=self._recipe.preprocess,
             calibrator=IsotonicCalibrator.from_dict(self.calibrator),
+            open_set=OpenSetCalibrator.from_dict(self.open_set),
+            cohort=self.cohort,
             split=PersonSplit.from_json(self.split_json),
             metrics=self.metrics | {"train": self.train_result | {"recipe": self.recipe}},
             run_id=f"{current.flow_name}-{current.run_id}",

@@ -23,16 +23,17 @@ class IndexResponse(BaseModel):
 
 class CandidateOut(BaseModel):
     name: str
-    face_id: str
-    similarity: float = Field(description="cosine similarity")
-    probability: float = Field(description="calibrated P(same person)")
+    face_id: str = Field(description="the person's best matching enrolled face")
+    similarity: float = Field(description="the person's score: cosine similarity aggregated over their faces")
+    probability: float = Field(description="P(this face is this person): open-set calibrated")
+    photos: int = Field(description="the person's enrolled faces")
 
 
 class FaceOut(BaseModel):
     box: list[float]
     detection_probability: float
-    pred: str = Field(description='the best candidate, or "unknown" under the threshold')
-    proba: float
+    pred: str = Field(description='the person named for this face, or "unknown"')
+    proba: float = Field(description="P(the named person, or the best candidate, is right)")
     candidates: list[CandidateOut]
 
 
@@ -98,5 +99,7 @@ class ModelResponse(BaseModel):
     metrics: dict = Field(description="test metrics measured by the training flow")
     train: dict = Field(description="how the model was trained (without the per-evaluation history)")
     split_people: dict[str, int] = Field(description="people per split part")
-    unknown_threshold: float
+    unknown_threshold: float = Field(description="the threshold /recognize applies unless asked otherwise")
+    calibration: str = Field(description="open-set, or pair (fallback for bundles without the open-set calibrator)")
+    open_set: dict | None = Field(description="the open-set calibrator: aggregate, default threshold and its target")
     runtime: str = Field(description="onnx or torch")

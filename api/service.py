@@ -38,6 +38,13 @@ class Service:
         )
         return cls(settings, recognizer, executor)
 
+    def recognition_threshold(self, requested: float | None = None) -> float:
+        """The request's threshold, else UNKNOWN_THRESHOLD, else the model's own default."""
+        for threshold in (requested, self.settings.unknown_threshold, self.recognizer.default_threshold):
+            if threshold is not None:
+                return threshold
+        raise AssertionError("the recognizer always has a default threshold")
+
     async def run(self, fn, *args, **kwargs):
         """Run CPU-bound work off the event loop, on the inference executor."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, partial(fn, *args, **kwargs))

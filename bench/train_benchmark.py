@@ -1,9 +1,11 @@
-"""Training benchmark: the default flow run on this machine, next to untrained ImageNet Lite0 features.
+"""Training benchmark: the default recipe run once per seed on this machine, reported as mean +- sd, next to
+untrained ImageNet Lite0 features on the same protocol.
 
-    python bench/train_benchmark.py                  # runs `metaflow_train.py run` with the defaults (~45 min)
-    python bench/train_benchmark.py --run-id 123     # reports an existing run instead
+    python bench/train_benchmark.py --seeds 1 2 3            # runs `metaflow_train.py run --seed S` (~45 min each)
+    python bench/train_benchmark.py --run-ids 123 456 789    # reports finished runs instead
+    python bench/train_benchmark.py --run-ids 123 -- --image_size 128   # flow parameters after --, when running
 
-Writes bench/results/train_benchmark.json and prints a table.
+Writes bench/results/train_benchmark.json (per-run figures, their mean and sd) and prints a table.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("METAFLOW_USER", "facerec")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
@@ -28,8 +31,8 @@ from facerec.model.encoder import EncoderConfig, create_backbone  # noqa: E402
 from facerec.model.split import PersonSplit  # noqa: E402
 from facerec.train.calibrate import fit_isotonic  # noqa: E402
 from facerec.train.config import Recipe  # noqa: E402
-from facerec.train.data import resolve_dataset, scan_people  # noqa: E402
-from facerec.train.evaluation import build_pairs, evaluate_test, evaluate_verification  # noqa: E402
+from facerec.train.data import images_of, resolve_dataset, scan_people  # noqa: E402
+from facerec.train.evaluation import build_pairs, embed_paths, evaluate_test, pair_similarities  # noqa: E402
 
 FLOW = "FacialRecognitionTrainFlow"
 SHOWN = [
@@ -37,10 +40,9 @@ SHOWN = [
     ("roc_auc", "ROC AUC", "{:.4f}"),
     ("tar_at_far_1e-3", "TAR@FAR 1e-3", "{:.1%}"),
     ("tar_at_far_1e-2", "TAR@FAR 1e-2", "{:.1%}"),
-    ("open_set_rank1", "open-set rank-1", "{:.1%}"),
-    ("open_set_known_vs_unknown_auc", "known/unknown AUC", "{:.4f}"),
-    ("ece_15_bins", "ECE (15 bins)", "{:.4f}"),
-    ("brier", "Brier", "{:.4f}"),
+    ("open_set_rank1", "rank-1", "{:.1%}"),
+    ("open_set_known_vs_unknown_auc", "known/unknown AUC", "{:.3f}"),
+    ("ece_15_bins", "ECE (pairs)", "{:.3f}"),
 ]
 
 
@@ -61,74 +63,105 @@ class ImageNetFeatures(nn.Module):
         return self(images)
 
 
-def run_flow(extra_args: list[str]) -> tuple[str, float]:
+def run_flow(seed: int, extra_args: list[str]) -> tuple[str, float]:
     started = time.monotonic()
-    cmd = [sys.executable, str(ROOT / "metaflow_train.py"), "--no-pylint", "run", *extra_args]
+    cmd = [sys.executable, str(ROOT / "metaflow_train.py"), "--no-pylint", "run", "--seed", str(seed), *extra_args]
     print("running:", " ".join(cmd), flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
-    wall = time.monotonic() - started
     from metaflow import Flow, namespace
 
     namespace(None)
-    return Flow(FLOW).latest_successful_run.id, wall
+    return Flow(FLOW).latest_successful_run.id, time.monotonic() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-id", help="report this finished run instead of starting one")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "train_benchmark.json"))
-    parser.add_argument("flow_args", nargs="*", help="extra flow parameters, after --")
-    args = parser.parse_args()
-
+def run_report(run_id: str, wall: float | None) -> dict:
     from metaflow import Run, namespace
 
-    wall = None
-    run_id = args.run_id
-    if run_id is None:
-        run_id, wall = run_flow(args.flow_args)
     namespace(None)
     run = Run(f"{FLOW}/{run_id}")
     if wall is None and run.finished_at:
         wall = (run.finished_at - run.created_at).total_seconds()
     data = run.data
-    split = PersonSplit.from_json(data.split_json)
-    recipe = Recipe.from_dict(data.recipe)
-    preprocess = recipe.preprocess
+    train = data.train_result
+    return {
+        "run": f"{FLOW}/{run_id}",
+        "model_version": data.model_version,
+        "seed": data.recipe["train"]["seed"],
+        "wall_time_s": wall,
+        "recipe": data.recipe,
+        "train": {k: v for k, v in train.items() if k != "history"},
+        "dev_history": train["history"],
+        "test": {k: v for k, v in data.metrics.items() if k not in ("reliability", "open_set")},
+        "open_set": data.metrics.get("open_set"),
+    }
 
-    print("evaluating the untrained ImageNet Lite0 baseline on the same pairs ...", flush=True)
+
+def baseline_metrics(recipe: Recipe, split: PersonSplit) -> dict:
+    """Untrained ImageNet Lite0 features, calibrated on dev pairs like the flow does, on the same test protocol."""
     torch.set_num_threads(os.cpu_count() or 1)
     people = scan_people(resolve_dataset(recipe.dataset))
     baseline = ImageNetFeatures()
-    dev_pairs = build_pairs(people, split.dev, seed=split.seed)
-    baseline_calibrator = fit_isotonic(evaluate_verification(baseline, preprocess, dev_pairs), dev_pairs.labels)
-    baseline_metrics = evaluate_test(
-        baseline, preprocess, people, split.test, split.singles_test, baseline_calibrator, split.seed
-    )
+    names = split.dev + split.test + split.singles_test
+    embeddings = embed_paths(baseline, recipe.preprocess, [item.path for item in images_of(people, names)])
+    dev_pairs = build_pairs(people, split.dev, seed=recipe.seed)
+    calibrator = fit_isotonic(pair_similarities(embeddings, dev_pairs), dev_pairs.labels)
+    metrics = evaluate_test(embeddings, people, split.test, split.singles_test, calibrator, recipe.seed)
+    return {k: v for k, v in metrics.items() if k != "reliability"}
 
-    train = data.train_result
-    report = {
-        **environment(),
-        "run": f"{FLOW}/{run_id}",
-        "model_version": data.model_version,
-        "wall_time_s": wall,
-        "train": {k: v for k, v in train.items() if k != "history"},
-        "dev_history": train["history"],
-        "recipe": data.recipe,
-        "fine_tuned": {k: v for k, v in data.metrics.items() if k != "reliability"},
-        "imagenet_lite0_baseline": {k: v for k, v in baseline_metrics.items() if k != "reliability"},
-    }
+
+def summary(runs: list[dict]) -> dict:
+    """Mean and sd over runs of every numeric test metric, the wall time and the 1-photo open-set figures."""
+    keys = [k for k, v in runs[0]["test"].items() if isinstance(v, float | int)]
+    table = {k: [r["test"][k] for r in runs] for k in keys}
+    table["wall_time_min"] = [r["wall_time_s"] / 60 for r in runs]
+    if runs[0].get("open_set"):
+        for rule in ("pair", "open_set"):
+            for k in ("rank1", "fnir_at_fpir_0.05", "strangers_named", "ece_15_bins"):
+                table[f"open_set_1_photo_{rule}_{k}"] = [r["open_set"]["1_photos"][rule][k] for r in runs]
+    return {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "values": v}
+            for k, v in table.items()}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", help="run the flow once per seed")
+    parser.add_argument("--run-ids", nargs="+", help="report these finished runs instead")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the ImageNet-features baseline")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "train_benchmark.json"))
+    parser.add_argument("flow_args", nargs="*", help="extra flow parameters, after --")
+    args = parser.parse_args()
+    if not args.seeds and not args.run_ids:
+        parser.error("give --seeds to run the flow, or --run-ids to report finished runs")
+
+    if args.run_ids:
+        runs = [run_report(run_id, None) for run_id in args.run_ids]
+    else:
+        runs = []
+        for seed in args.seeds:
+            run_id, wall = run_flow(seed, args.flow_args)
+            runs.append(run_report(run_id, wall))
+    report = {**environment(), "runs": runs, "summary": summary(runs)}
+    if not args.no_baseline:
+        print("evaluating the untrained ImageNet Lite0 baseline on the same protocol ...", flush=True)
+        from metaflow import Run, namespace
+
+        namespace(None)
+        data = Run(runs[0]["run"]).data
+        report["imagenet_lite0_baseline"] = baseline_metrics(
+            Recipe.from_dict(data.recipe), PersonSplit.from_json(data.split_json)
+        )
     out = write_report(report, args.out)
 
-    print(f"\n{report['run']}  {report['machine']}  {report['date']}")
-    if train.get("teacher"):
-        print(f"distilled from {train['teacher']}; its descriptors took {train['teacher_seconds']:.0f} s this run")
-    print(
-        f"wall time {wall / 60:.1f} min; training {train['train_seconds'] / 60:.1f} min, "
-        f"{train['images_per_second']:.1f} images/s, {train['steps']} steps ({train['stop_reason']})"
-    )
-    print(f"\n| metric | ImageNet Lite0, no fine-tuning | fine-tuned ({data.model_version}) |\n|---|---|---|")
+    stats = report["summary"]
+    print(f"\n{report['machine']}  {report['date']}  {len(runs)} runs: {', '.join(r['run'] for r in runs)}")
+    print("| metric | ImageNet Lite0 | default recipe, mean +- sd |\n|---|---|---|")
     for key, label, fmt in SHOWN:
-        print(f"| {label} | {fmt.format(baseline_metrics[key])} | {fmt.format(data.metrics[key])} |")
+        base = report.get("imagenet_lite0_baseline", {}).get(key)
+        print(
+            f"| {label} | {fmt.format(base) if base is not None else '-'} | "
+            f"{fmt.format(stats[key]['mean'])} +- {fmt.format(stats[key]['sd'])} |"
+        )
+    print(f"| wall time | - | {stats['wall_time_min']['mean']:.1f} +- {stats['wall_time_min']['sd']:.1f} min |")
     print(f"\nwritten to {out}")
 
 

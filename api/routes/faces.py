@@ -91,11 +91,15 @@ async def recognize(
     request: Request,
     service: ServiceDep,
     k: Annotated[int | None, Query(ge=1, le=100, description="candidates per face")] = None,
-    threshold: Annotated[float | None, Query(ge=0, le=1, description="P(same) needed to name a face")] = None,
+    threshold: Annotated[
+        float | None, Query(ge=0, le=1, description="P(named person is right) needed to name a face")
+    ] = None,
     detect: DetectQuery = True,
 ) -> RecognizeResponse:
+    """Every face in the photo with its most probable enrolled people; a face is named when the probability that
+    the person is right reaches the threshold (default: the model's, chosen on dev people), else "unknown"."""
     settings = service.settings
-    threshold = settings.unknown_threshold if threshold is None else threshold
+    threshold = service.recognition_threshold(threshold)
     picture = await decode((await read_request_image(request, service)).data, service, "image")
     results = await service.run(service.recognizer.recognize, picture, k or settings.top_k, threshold, detect)
     faces = [
@@ -125,7 +129,8 @@ async def verify(
     threshold: Annotated[float | None, Query(ge=0, le=1)] = None,
     detect: DetectQuery = True,
 ) -> VerifyResponse:
-    threshold = service.settings.unknown_threshold if threshold is None else threshold
+    """Are the main faces of two photos the same person? (The pair calibrator: P(same person) at even odds.)"""
+    threshold = 0.5 if threshold is None else threshold
     first = await read_image(image1, service, "image1")
     second = await read_image(image2, service, "image2")
     similarity, probability = await service.run(service.recognizer.verify, first, second, detect)

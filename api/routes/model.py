@@ -23,6 +23,17 @@ async def model_info(service: ServiceDep) -> ModelResponse:
         metrics={k: v for k, v in bundle.metrics.items() if k != "train"},
         train={k: v for k, v in train.items() if k != "history"},
         split_people={part: len(bundle.split.part(part)) for part in ("train", "dev", "test")},
-        unknown_threshold=service.settings.unknown_threshold,
+        unknown_threshold=next(
+            t for t in (service.settings.unknown_threshold, service.recognizer.default_threshold) if t is not None
+        ),
+        calibration="open-set" if bundle.open_set else "pair (fallback: this bundle has no open-set calibrator)",
+        open_set={
+            "aggregate": bundle.open_set.aggregate,
+            "threshold": bundle.open_set.threshold,
+            "fpir_target": bundle.open_set.fpir_target,
+            "cohort_faces": len(bundle.cohort),
+        }
+        if bundle.open_set
+        else None,
         runtime=service.recognizer.runtime.name,
     )

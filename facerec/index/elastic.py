@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 
 import numpy as np
 
 from .base import FaceIndex, FaceRecord, IndexBackendError, IndexUnavailable, Match
+
+PEOPLE_CACHE_S = 2.0
 
 
 def mapping(dim: int) -> dict:
@@ -45,6 +48,7 @@ class ElasticsearchIndex(FaceIndex):
         self._auth = (username, password) if username else None
         self._verify_certs = verify_certs
         self._es = None
+        self._people_cache: tuple[float, dict[str, int]] | None = None
 
     def _call(self, what: str, fn, *args, **kwargs):
         """Run a client call, turning transport failures into one clear message."""
@@ -115,6 +119,7 @@ class ElasticsearchIndex(FaceIndex):
             }
             for r in records
         ]
+        self._people_cache = None
         try:
             self._call("a bulk insert", bulk, self._es, actions, refresh="wait_for")
         except BulkIndexError as exc:
@@ -157,7 +162,14 @@ class ElasticsearchIndex(FaceIndex):
         return {b["key"]: b["doc_count"] for b in response["aggregations"]["values"]["buckets"]}
 
     def people(self) -> dict[str, int]:
-        return dict(sorted(self._terms("name").items()))
+        # every recognition reads the gallery's size and the named person's face count: a terms aggregation per
+        # request would dominate, so answers are reused for a moment (and dropped at this process's own writes)
+        cached = self._people_cache
+        if cached is not None and time.monotonic() - cached[0] < PEOPLE_CACHE_S:
+            return cached[1]
+        people = dict(sorted(self._terms("name").items()))
+        self._people_cache = (time.monotonic(), people)
+        return people
 
     def model_versions(self) -> dict[str, int]:
         return self._terms("model_version")
@@ -167,6 +179,7 @@ class ElasticsearchIndex(FaceIndex):
 
         if not face_ids:
             return 0
+        self._people_cache = None
         actions = [{"_op_type": "delete", "_index": self.index, "_id": face_id} for face_id in face_ids]
         try:
             deleted, _ = self._call("a bulk delete", bulk, self._es, actions, refresh="wait_for")

@@ -69,8 +69,9 @@ class EmbeddedIndex(FaceIndex):
         self._db: sqlite3.Connection | None = None
         self._faiss: faiss.Index | None = None
         self._meta: dict[int, tuple[str, str]] = {}  # faiss id (row id) -> (face_id, name)
-        # faces per model version, kept in memory: the service checks it before every search
+        # faces per model version and per person, kept in memory: the service reads both for every recognition
         self._versions: Counter[str] = Counter()
+        self._people: Counter[str] = Counter()
         self._data_version = -1
         self._seen = (0, 0)  # (generation, removals) this process's FAISS reflects
         self._max_row = 0  # highest row id loaded
@@ -115,6 +116,7 @@ class EmbeddedIndex(FaceIndex):
             index.add_with_ids(vectors, ids)
         self._faiss, self._meta = index, meta
         self._versions = Counter(dict(self._db.execute("SELECT model_version, COUNT(*) FROM faces GROUP BY 1")))
+        self._people = Counter(dict(self._db.execute("SELECT name, COUNT(*) FROM faces GROUP BY 1")))
         self._max_row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM faces").fetchone()[0]
 
     def _catch_up(self) -> None:
@@ -133,6 +135,7 @@ class EmbeddedIndex(FaceIndex):
             "SELECT id, face_id, name, vector, model_version FROM faces WHERE id > ? ORDER BY id", (self._max_row,)
         ).fetchall()
         self._index_rows([(r[0], r[1], r[2], np.frombuffer(r[3], dtype=np.float32), r[4]) for r in rows])
+        self._people.update(r[2] for r in rows)
         self._seen = (generation, removals)
 
     def _index_rows(self, rows: list[tuple[int, str, str, np.ndarray, str]]) -> None:
@@ -192,6 +195,7 @@ class EmbeddedIndex(FaceIndex):
             ids = self._write(insert)
             rows = zip(ids, records, strict=True)
             self._index_rows([(i, r.face_id, r.name, np.asarray(r.vector), r.model_version) for i, r in rows])
+            self._people.update(r.name for r in records)
 
     def search(self, vectors: np.ndarray, k: int, model_version: str) -> list[list[Match]]:
         if model_version != self.model_version:
@@ -221,28 +225,31 @@ class EmbeddedIndex(FaceIndex):
 
     def people(self) -> dict[str, int]:
         with self._lock:
-            rows = self._db.execute("SELECT name, COUNT(*) FROM faces GROUP BY name ORDER BY name").fetchall()
-        return dict(rows)
+            self._catch_up()
+            return dict(sorted(self._people.items()))
 
     def delete_faces(self, face_ids: list[str]) -> int:
         if not face_ids:
             return 0
 
-        def delete(db: sqlite3.Connection) -> list[tuple[int, str]]:
+        def delete(db: sqlite3.Connection) -> list[tuple[int, str, str]]:
             found = []
             for start in range(0, len(face_ids), _SQL_VARIABLES):
                 chunk = face_ids[start : start + _SQL_VARIABLES]
                 marks = ",".join("?" * len(chunk))
-                found += db.execute(f"SELECT id, model_version FROM faces WHERE face_id IN ({marks})", chunk).fetchall()
+                query = f"SELECT id, model_version, name FROM faces WHERE face_id IN ({marks})"
+                found += db.execute(query, chunk).fetchall()
                 db.execute(f"DELETE FROM faces WHERE face_id IN ({marks})", chunk)
             return found
 
         with self._lock:
             removed = self._write(delete, removes=True)
             if removed:
-                self._versions.subtract(version for _, version in removed)
+                self._versions.subtract(version for _, version, _ in removed)
                 self._versions = +self._versions  # drop versions with no faces left
-                ids = [row for row, _ in removed]
+                self._people.subtract(name for _, _, name in removed)
+                self._people = +self._people
+                ids = [row for row, _, _ in removed]
                 self._faiss.remove_ids(np.array(ids, dtype=np.int64))
                 for i in ids:
                     self._meta.pop(i, None)

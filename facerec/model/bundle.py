@@ -4,9 +4,13 @@ Layout (format version 1)::
 
     bundle.json          format, model version, encoder + preprocessing config, sha256 of every other file
     weights.safetensors  encoder weights
-    calibrator.json      isotonic curve as two arrays
+    calibrator.json      pair calibrator: isotonic curve (cosine -> P(same person)) as two arrays
     split.json           the people per split part
     metrics.json         test metrics (and the training history)
+    openset.json         optional: the open-set calibrator (evidence -> P(the named person is right))
+    cohort.safetensors   optional, with openset.json: embeddings of faces of nobody enrolled (score normalisation)
+
+Bundles without the open-set files (written before it existed) load and serve with the pair calibrator.
 
 Sources accepted by :func:`load_bundle`: a local folder; ``s3://bucket/prefix/`` (a bundle folder);
 ``s3://bucket/.../latest.json`` (a manifest written by the flow); ``FlowName/<run id>`` or ``FlowName/latest``
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -30,6 +35,7 @@ from ..storage import S3Config, StorageError, download_folder, get_json, parse_s
 from ..storage import cache_root as storage_cache_root
 from .calibration import IsotonicCalibrator
 from .encoder import EncoderConfig, FaceEncoder
+from .openset import OpenSetCalibrator
 from .preprocess import PreprocessConfig, preprocess
 from .split import PersonSplit
 
@@ -37,6 +43,7 @@ BUNDLE_FORMAT = "facerec-bundle"
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST_NAME = "bundle.json"
 _FILES = ("weights.safetensors", "calibrator.json", "split.json", "metrics.json")
+COHORT = "cohort.safetensors"
 
 
 class BundleError(RuntimeError):
@@ -59,6 +66,8 @@ class ModelBundle:
     calibrator: IsotonicCalibrator
     split: PersonSplit
     metrics: dict = field(default_factory=dict)
+    open_set: OpenSetCalibrator | None = None
+    cohort: np.ndarray | None = None
     model_version: str = ""
     created_at: str = ""
     run_id: str | None = None
@@ -72,7 +81,14 @@ class ModelBundle:
         (folder / "calibrator.json").write_text(json.dumps(self.calibrator.to_dict()))
         (folder / "split.json").write_text(self.split.to_json())
         (folder / "metrics.json").write_text(json.dumps(self.metrics, indent=1, default=float))
-        hashes = {name: _sha256(folder / name) for name in _FILES}
+        files = list(_FILES)
+        if self.open_set is not None:
+            if self.cohort is None:
+                raise BundleError("an open-set calibrator needs its cohort embeddings")
+            (folder / "openset.json").write_text(json.dumps(self.open_set.to_dict()))
+            save_file({"cohort": torch.from_numpy(np.ascontiguousarray(self.cohort, np.float32))}, str(folder / COHORT))
+            files += ["openset.json", COHORT]
+        hashes = {name: _sha256(folder / name) for name in files}
         if not self.model_version:
             self.model_version = make_model_version(
                 self.encoder.config.backbone, hashes["weights.safetensors"], self.run_id
@@ -117,6 +133,10 @@ class ModelBundle:
             encoder = FaceEncoder(EncoderConfig.from_dict(manifest["encoder"]), pretrained="none")
             encoder.load_state_dict(load_file(str(folder / "weights.safetensors")))
             encoder.eval()
+            open_set = cohort = None
+            if "openset.json" in manifest["files"]:
+                open_set = OpenSetCalibrator.from_dict(json.loads((folder / "openset.json").read_text()))
+                cohort = load_file(str(folder / COHORT))["cohort"].numpy()
             return cls(
                 encoder=encoder,
                 preprocess=PreprocessConfig.from_dict(manifest["preprocess"]),
@@ -126,6 +146,8 @@ class ModelBundle:
                 model_version=manifest["model_version"],
                 created_at=manifest.get("created_at", ""),
                 run_id=manifest.get("run_id"),
+                open_set=open_set,
+                cohort=cohort,
             )
         except (KeyError, ValueError, RuntimeError, OSError) as exc:
             raise BundleError(f"cannot load bundle {folder}: {exc}") from exc
@@ -226,4 +248,5 @@ def load_bundle(uri: str, s3: S3Config | None = None, cache_root: str | Path | N
 def bundle_files(folder: str | Path) -> dict[str, bytes]:
     """The bundle as {file name: bytes}, for storing in the Metaflow datastore."""
     folder = Path(folder)
-    return {name: (folder / name).read_bytes() for name in (MANIFEST_NAME, *_FILES)}
+    listed = json.loads((folder / MANIFEST_NAME).read_text())["files"]
+    return {name: (folder / name).read_bytes() for name in (MANIFEST_NAME, *listed)}

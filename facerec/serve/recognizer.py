@@ -13,6 +13,7 @@ from PIL import Image
 
 from ..index import FaceIndex, FaceRecord
 from ..model.bundle import ModelBundle
+from ..model.openset import cohort_statistics, evidence, person_scores
 from ..model.preprocess import preprocess
 from ..model.runtime import EmbeddingRuntime, TorchRuntime
 from .detection import Box, DetectedFace, FaceDetector, as_face_crop
@@ -21,24 +22,28 @@ from .images import decode_image
 from .originals import OriginalsStore
 
 UNKNOWN = "unknown"
+SEARCH_FACES = 50  # faces fetched per query before grouping them into people
 NO_FACE = "no face found in the image (send a clearer photo, or detect=false for a face crop)"
 
 
 @dataclass
 class Candidate:
+    """One enrolled person for a face: their best matching face, their score, and P(this person is the face's)."""
+
     name: str
     face_id: str
-    similarity: float
+    similarity: float  # the person's score: cosine similarity aggregated over their enrolled faces
     probability: float
+    photos: int = 1  # the person's enrolled faces
 
 
 @dataclass
 class FaceResult:
     box: Box
     detection_probability: float
-    name: str  # the best candidate's name, or "unknown"
-    probability: float  # calibrated P(same person) of the best candidate (0 when the index is empty)
-    candidates: list[Candidate] = field(default_factory=list)
+    name: str  # the person assigned to this face, or "unknown"
+    probability: float  # P(the best candidate is this face's person) (0 when nobody is enrolled)
+    candidates: list[Candidate] = field(default_factory=list)  # distinct people, most probable first
 
 
 @dataclass
@@ -171,36 +176,72 @@ class Recognizer:
             self.originals.delete(face_ids)
         return self.index.delete_faces(face_ids)
 
+    @property
+    def default_threshold(self) -> float:
+        """P needed to name a face unless the caller says otherwise: the open-set calibrator's, chosen on dev for its
+        stated share of strangers named; 0.5 with the pair calibrator of older bundles."""
+        return self.bundle.open_set.threshold if self.bundle.open_set is not None else 0.5
+
     def recognize(
-        self, image: Image.Image, k: int = 5, threshold: float = 0.5, detect: bool = True
+        self, image: Image.Image, k: int = 5, threshold: float | None = None, detect: bool = True
     ) -> list[FaceResult]:
-        """Every face of the photo (largest first) with its top-``k`` candidates; raises when there is none."""
+        """Every face of the photo (largest first) with its ``k`` most probable people; raises when there is none."""
         self._check_index()
         faces = self.find_faces(image, detect)
         if not faces:
             raise RecognitionError(NO_FACE)
-        vectors = self.embed_faces(faces)
-        matches = self.index.search(vectors, k, self.model_version)
+        return self.identify(faces, self.embed_faces(faces), k, threshold)
+
+    def identify(
+        self, faces: list[DetectedFace], vectors: np.ndarray, k: int, threshold: float | None = None
+    ) -> list[FaceResult]:
+        """People for embedded faces: candidates per face, then one name per person across the photo."""
+        threshold = self.default_threshold if threshold is None else threshold
+        gallery = self.index.people()
+        # enough faces to cover k people even when each has several photos
+        matches = self.index.search(vectors, max(SEARCH_FACES, 4 * k), self.model_version)
+        candidates = [self._candidates(v, m, gallery, k) for v, m in zip(vectors, matches, strict=True)]
+        names = assign(candidates, threshold)
         results = []
-        for face, face_matches in zip(faces, matches, strict=True):
-            similarities = np.array([m.similarity for m in face_matches])
-            probabilities = self.bundle.calibrator(similarities) if len(similarities) else np.array([])
-            candidates = [
-                Candidate(m.name, m.face_id, float(s), float(p))
-                for m, s, p in zip(face_matches, similarities, probabilities, strict=True)
-            ]
-            best = candidates[0] if candidates else None
-            known = best is not None and best.probability >= threshold
-            results.append(
-                FaceResult(
-                    box=face.box,
-                    detection_probability=face.probability,
-                    name=best.name if known else UNKNOWN,
-                    probability=best.probability if best else 0.0,
-                    candidates=candidates,
-                )
-            )
+        for face, options, name in zip(faces, candidates, names, strict=True):
+            named = next((c for c in options if c.name == name), options[0] if options else None)
+            results.append(FaceResult(face.box, face.probability, name, named.probability if named else 0.0, options))
         return results
+
+    def _candidates(self, vector: np.ndarray, matches: list, gallery: dict[str, int], k: int) -> list[Candidate]:
+        open_set = self.bundle.open_set
+        aggregate = open_set.aggregate if open_set is not None else "max"
+        if aggregate == "centroid":  # needs every face of every person; the nearest faces' people stand in
+            aggregate = "top2"
+        people = person_scores([(m.name, m.similarity) for m in matches], aggregate)
+        if not people:
+            return []
+        best_face = {}
+        for m in matches:  # matches come best first: the first face seen per person is their best
+            best_face.setdefault(m.name, m.face_id)
+        scores = np.array([p.score for p in people])
+        if open_set is None:
+            probabilities = self.bundle.calibrator(scores)
+        else:
+            # each person judged as if named: the margin to the best other person (negative for runners-up), so
+            # three look-alikes at 0.9 do not all come back at 90%
+            others = (
+                np.array([scores[1] if i == 0 else scores[0] for i in range(len(scores))])
+                if len(scores) > 1
+                else np.array([-1.0])
+            )
+            mean, std = cohort_statistics(vector[None], self.bundle.cohort, open_set.cohort_top)
+            photos = np.array([gallery.get(p.name, p.faces) for p in people])
+            features = evidence(
+                scores, others, np.repeat(mean, len(scores)), np.repeat(std, len(scores)), len(gallery), photos
+            )
+            probabilities = open_set(features)
+        options = [
+            Candidate(p.name, best_face[p.name], float(p.score), float(prob), int(gallery.get(p.name, p.faces)))
+            for p, prob in zip(people, probabilities, strict=True)
+        ]
+        options.sort(key=lambda c: (-c.probability, -c.similarity))
+        return options[:k]
 
     def verify(self, first: Image.Image, second: Image.Image, detect: bool = True) -> tuple[float, float]:
         """(cosine similarity, calibrated P(same person)) of the main face of each image."""
@@ -257,6 +298,24 @@ class Recognizer:
         if not faces:
             raise RecognitionError(f"the detector finds no face in the original photo of face {face_id}")
         return max(faces, key=lambda f: box_iou(f.box, original.box))
+
+
+def assign(candidates: list[list[Candidate]], threshold: float) -> list[str]:
+    """One name per face and one face per person: the most probable (face, person) pairings first; a face whose
+    people are all taken, or under ``threshold``, is unknown (two faces of one photo are two people)."""
+    names = [UNKNOWN] * len(candidates)
+    taken: set[str] = set()
+    pairs = sorted(
+        ((c.probability, face, c.name) for face, options in enumerate(candidates) for c in options),
+        key=lambda pair: -pair[0],
+    )
+    for probability, face, name in pairs:
+        if probability < threshold:
+            break
+        if names[face] == UNKNOWN and name not in taken:
+            names[face] = name
+            taken.add(name)
+    return names
 
 
 def batched(items: Iterator, size: int) -> Iterator[list]:

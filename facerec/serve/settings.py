@@ -101,8 +101,11 @@ class Settings(BaseSettings):
 
     # a bundle folder, s3://bucket/prefix/, s3://bucket/models/latest.json, or FacialRecognitionTrainFlow/<id>
     model_uri: str = Field("FacialRecognitionTrainFlow/latest", description="where the model bundle comes from")
-    unknown_threshold: float = Field(
-        0.5, ge=0.0, le=1.0, description="calibrated probability below which a face is unknown"
+    unknown_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="probability needed to name a face; empty = the model's own default (chosen on dev people)",
     )
     top_k: int = Field(5, ge=1, le=100, description="candidates per face")
     api_key: SecretStr | None = Field(None, description="the key clients send as X-API-Key (named 'default')")

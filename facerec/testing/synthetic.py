@@ -80,8 +80,9 @@ def tiny_preprocess(image_size: int = 64) -> PreprocessConfig:
     return PreprocessConfig(image_size=image_size)
 
 
-def tiny_bundle(folder: str | Path, people: int = 12, photos: int = 3) -> Path:
-    """Save a tiny, untrained but calibrated bundle into ``folder``; returns the folder."""
+def tiny_bundle(folder: str | Path, people: int = 12, photos: int = 3, open_set: bool = True) -> Path:
+    """Save a tiny, untrained but calibrated bundle into ``folder``; returns the folder. With ``open_set``, it also
+    carries an open-set calibrator fitted on synthetic dev simulations, and its cohort (as the flow's bundles do)."""
     from ..train.calibrate import fit_isotonic
 
     bundle = ModelBundle(
@@ -99,4 +100,15 @@ def tiny_bundle(folder: str | Path, people: int = 12, photos: int = 3) -> Path:
     bundle.calibrator = fit_isotonic(
         np.array(same + different), np.array([1] * len(same) + [0] * len(different), dtype=float)
     )
+    if open_set:
+        from ..train.openset import fit_open_set
+
+        dev = synthetic_people(30, 4, start=3000) | synthetic_people(40, 1, start=3100)
+        vectors = {f"{n}/{i}": v for n, images in dev.items() for i, v in enumerate(bundle.embed_crops(images).numpy())}
+        roster = {n: [f"{n}/{i}" for i in range(len(images))] for n, images in dev.items()}
+        names = [n for n in roster if len(roster[n]) > 1]
+        bundle.cohort = bundle.embed_crops([synthetic_face(4000 + i) for i in range(60)]).numpy()
+        bundle.open_set, _ = fit_open_set(
+            vectors, roster, names, [n for n in roster if len(roster[n]) == 1], bundle.cohort, fpir_target=0.05
+        )
     return bundle.save(folder)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations, islice
 
@@ -188,20 +188,17 @@ def calibration_metrics(calibrator: IsotonicCalibrator, similarities: np.ndarray
 
 
 def evaluate_test(
-    encoder: FaceEncoder,
-    preprocess_config: PreprocessConfig,
+    embeddings: Mapping[str, np.ndarray],
     people: dict[str, list[str]],
     test_names: list[str],
     unknown_names: list[str],
     calibrator: IsotonicCalibrator | None = None,
     seed: int = 0,
 ) -> dict:
-    """All test metrics: verification, open-set identification and (given a calibrator) calibration."""
+    """All test metrics from the embeddings of every image of ``test_names`` and ``unknown_names``: verification,
+    identification with one gallery photo per person, and (given a calibrator) calibration."""
     pair_set = build_pairs(people, test_names, seed=seed)
     gallery_paths, gallery_labels, probe_paths, probe_labels = open_set_protocol(people, test_names, unknown_names)
-    embeddings = embed_paths(
-        encoder, preprocess_config, sorted(set(pair_set.paths) | set(gallery_paths) | set(probe_paths))
-    )
     similarities = pair_similarities(embeddings, pair_set)
     metrics: dict = verification_metrics(similarities, pair_set.labels, seed=seed)
     metrics |= identification_metrics(embeddings, gallery_paths, gallery_labels, probe_paths, probe_labels)

@@ -36,3 +36,27 @@ def training_curves(history: list[dict]) -> Figure:
     right.set_ylabel("dev ROC AUC")
     fig.tight_layout()
     return fig
+
+
+def det_plot(open_set: dict, title: str = "Open-set identification on test people") -> Figure:
+    """FNIR against FPIR (log axes) for each rule and gallery of :func:`facerec.train.openset.evaluate_open_set`."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    styles = {"pair": "--", "open_set": "-"}
+    labels = {"pair": "best face + pair calibrator (before)", "open_set": "people + open-set calibrator"}
+    colours = {"1_photos": "tab:blue", "2_photos": "tab:orange", "3_photos": "tab:green"}
+    for gallery, results in open_set.items():
+        for rule in ("pair", "open_set"):
+            if rule not in results:
+                continue
+            det = results[rule]["det"]
+            ax.plot(det["fpir"], det["fnir"], styles[rule], color=colours.get(gallery, "grey"),
+                    label=f"{labels[rule]}, {gallery.replace('_', ' ')}")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("FPIR (share of strangers named)")
+    ax.set_ylabel("FNIR (share of enrolled people not named correctly)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig

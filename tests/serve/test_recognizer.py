@@ -76,3 +76,46 @@ def test_verify_gives_a_similarity_and_a_calibrated_probability(recognizer):
     same, p_same = recognizer.verify(synthetic_face(3, 0), synthetic_face(3, 1), detect=False)
     other, p_other = recognizer.verify(synthetic_face(3, 0), synthetic_face(4, 0), detect=False)
     assert same > other and p_same > 0.5 > p_other
+
+
+def test_candidates_are_distinct_people_and_runners_up_are_less_sure(recognizer):
+    assert recognizer.bundle.open_set is not None  # the tiny bundle carries one, as trained bundles do
+    for photo in range(3):
+        recognizer.enroll(synthetic_face(1, photo), "P1", detect=False)
+    for person in (2, 3, 4):
+        recognizer.enroll(synthetic_face(person), f"P{person}", detect=False)
+    (face,) = recognizer.recognize(synthetic_face(1, 3), k=3, detect=False)
+    names = [c.name for c in face.candidates]
+    assert names[0] == "P1" and len(set(names)) == len(names) == 3
+    assert face.candidates[0].photos == 3 and face.candidates[1].photos == 1
+    assert face.candidates[0].probability > face.candidates[1].probability >= face.candidates[2].probability
+
+
+def test_two_faces_of_one_person_in_one_photo_are_not_both_named_after_them(recognizer):
+    recognizer.enroll(synthetic_face(1, 0), "P1", detect=False)
+    recognizer.enroll(synthetic_face(2, 0), "P2", detect=False)
+    scene = Image.new("RGB", (500, 250))
+    scene.paste(synthetic_face(1, 1), (0, 0))
+    scene.paste(synthetic_face(1, 2), (250, 0))
+    recognizer.detector = BoxDetector(boxes=[(64, 64, 186, 186), (314, 64, 436, 186)])
+    results = recognizer.recognize(scene, k=2, threshold=0.0)
+    assert sorted(r.name for r in results) in (["P1", "P2"], ["P1", UNKNOWN])
+    assert all(r.candidates[0].name == "P1" for r in results)  # both look like P1; only one face can be P1
+
+
+def test_older_bundles_without_an_open_set_calibrator_fall_back_to_the_pair_calibrator(tmp_path):
+    from facerec.model.bundle import load_bundle
+    from facerec.model.runtime import TorchRuntime
+    from facerec.serve.recognizer import Recognizer
+    from facerec.testing.fakes import MemoryIndex
+    from facerec.testing.synthetic import tiny_bundle
+
+    bundle = load_bundle(str(tiny_bundle(tmp_path / "old", open_set=False)))
+    assert bundle.open_set is None and bundle.cohort is None
+    recognizer = Recognizer(bundle, MemoryIndex(32), BoxDetector(), runtime=TorchRuntime(bundle.encoder))
+    assert recognizer.default_threshold == 0.5
+    recognizer.enroll(synthetic_face(1), "P1", detect=False)
+    (face,) = recognizer.recognize(synthetic_face(1, 1), k=1, detect=False)
+    assert face.name == "P1" and face.probability == pytest.approx(
+        float(bundle.calibrator(face.candidates[0].similarity))
+    )

@@ -77,7 +77,8 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         "e = bundle.embed_crops([load_rgb(sys.argv[2])])\n"
         "print(json.dumps({'version': bundle.model_version, 'shape': list(e.shape), 'norm': float(e.norm()),\n"
         "                  'input': bundle.preprocess.eval_image_size, 'train_input': bundle.preprocess.image_size,\n"
-        "                  'recipe': bundle.metrics['train']['recipe'],\n"
+        "                  'recipe': bundle.metrics['train']['recipe'], 'open_set': bundle.open_set is not None,\n"
+        "                  'cohort': len(bundle.cohort),\n"
         "                  'teacher': bundle.metrics['train']['teacher'],\n"
         "                  'test_people': len(bundle.split.test), 'metrics': sorted(bundle.metrics)}))\n"
     )
@@ -98,6 +99,8 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         assert info["input"] == 83 and info["train_input"] == 64
         # the one recipe built in start travels to the bundle
         assert info["recipe"]["train"]["max_steps"] == 3 and info["recipe"]["encoder"]["embedding_dim"] == 300
+        # the open-set calibrator and its cohort travel in the bundle, with the test figures of both rules
+        assert info["open_set"] and info["cohort"] >= 1 and "open_set" in info["metrics"]
         # distilled by default: the teacher's descriptors were computed in the train step (empty cache)
         assert info["teacher"] == "dlib_resnet_v1"
         assert {"verification_accuracy", "roc_auc", "tar_at_far_1e-3", "open_set_rank1", "ece_15_bins"} <= set(

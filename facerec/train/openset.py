@@ -1,0 +1,288 @@
+"""Open-set identification: the protocol, its metrics, and fitting the calibrator the bundle carries.
+
+A *gallery* enrols some people with 1-3 photos each; *probes* are their other photos (known) and photos of people
+who are not enrolled (strangers). A rule names each probe's best person or says "unknown". In the style of NIST FRVT
+1:N: FPIR = share of strangers named (as anyone), FNIR = share of known probes not named correctly (named wrongly,
+or not named), both along the rule's threshold; rank-1 = share of known probes whose best person is right.
+
+Two rules are compared on the same galleries: ``pair`` (today's: the best single face, pair calibrator) and
+``open_set`` (people, not faces: the best person by an aggregate of their faces, and the open-set calibrator's
+P(right) from the evidence of :func:`facerec.model.openset.evidence`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from ..model.calibration import IsotonicCalibrator
+from ..model.openset import AGGREGATES, OpenSetCalibrator, cohort_statistics, evidence
+from .metrics import FPIR_LEVELS, expected_calibration_error, fnir_at_fpir, reliability_curve
+
+# probes in the dev simulations are 40% strangers, as in the test protocol (1,342 known, 815 strangers): calibrated
+# probabilities assume that share
+STRANGER_SHARE = 0.4
+
+
+@dataclass
+class Gallery:
+    """Enrolled faces (rows of ``vectors``, labelled with their person) and probes with their identity (None for a
+    stranger)."""
+
+    vectors: np.ndarray
+    names: list[str]
+    probes: np.ndarray
+    probe_names: list[str | None]
+
+    @property
+    def people(self) -> list[str]:
+        return sorted(set(self.names))
+
+
+def build_gallery(
+    embeddings: Mapping[str, np.ndarray],
+    people: Mapping[str, Sequence[str]],
+    names: Sequence[str],
+    strangers: Sequence[str],
+    photos: int,
+    rng: np.random.RandomState | None = None,
+) -> Gallery:
+    """Enrol ``photos`` photos of each of ``names`` that has more (the first ones in file order, or a random choice
+    with ``rng``); probes: their other photos and every photo of ``strangers``."""
+    vectors, labels, probes, probe_names = [], [], [], []
+    for name in names:
+        paths = list(people[name])
+        if len(paths) <= photos:
+            continue
+        if rng is not None:
+            paths = [paths[i] for i in rng.permutation(len(paths))]
+        for path in paths[:photos]:
+            vectors.append(embeddings[path])
+            labels.append(name)
+        for path in paths[photos:]:
+            probes.append(embeddings[path])
+            probe_names.append(name)
+    for name in strangers:
+        for path in people[name]:
+            probes.append(embeddings[path])
+            probe_names.append(None)
+    return Gallery(np.stack(vectors), labels, np.stack(probes), probe_names)
+
+
+@dataclass
+class Decisions:
+    """Per probe: the best person, the score a threshold is applied to, and whether the best person is right."""
+
+    best: list[str]
+    score: np.ndarray
+    correct: np.ndarray  # best person is the probe's identity (always False for strangers)
+    known: np.ndarray
+
+
+def person_matrix(gallery: Gallery, aggregate: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Probe x person scores by ``aggregate`` (max, top2, centroid), the people, and each person's photo count."""
+    people = gallery.people
+    index = {name: i for i, name in enumerate(people)}
+    columns = np.array([index[n] for n in gallery.names])
+    sims = gallery.probes @ gallery.vectors.T
+    counts = np.bincount(columns, minlength=len(people))
+    if aggregate == "centroid":
+        sums = np.zeros((len(people), gallery.vectors.shape[1]))
+        np.add.at(sums, columns, gallery.vectors)
+        centroids = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+        return gallery.probes @ centroids.T, people, counts
+    scores = np.full((len(gallery.probes), len(people)), -np.inf)
+    if aggregate == "max":
+        for j in range(len(people)):
+            scores[:, j] = sims[:, columns == j].max(axis=1)
+        return scores, people, counts
+    for j in range(len(people)):  # top2: the mean of a person's two best faces (their one face when alone)
+        own = np.sort(sims[:, columns == j], axis=1)[:, ::-1]
+        scores[:, j] = own[:, :2].mean(axis=1)
+    return scores, people, counts
+
+
+def open_set_evidence(gallery: Gallery, aggregate: str, cohort: np.ndarray, cohort_top: int):
+    """(features of :func:`evidence` per probe, best person per probe, correct per probe)."""
+    scores, people, counts = person_matrix(gallery, aggregate)
+    order = np.argsort(-scores, axis=1)
+    rows = np.arange(len(scores))
+    top = scores[rows, order[:, 0]]
+    second = scores[rows, order[:, 1]] if scores.shape[1] > 1 else np.full(len(scores), -1.0)
+    mean, std = cohort_statistics(gallery.probes, cohort, cohort_top)
+    best = [people[j] for j in order[:, 0]]
+    features = evidence(top, second, mean, std, len(people), counts[order[:, 0]])
+    correct = np.array([b == n for b, n in zip(best, gallery.probe_names, strict=True)])
+    return features, best, correct
+
+
+def pair_rule(gallery: Gallery, pair_calibrator: IsotonicCalibrator) -> Decisions:
+    """Today's rule: the best single face names the probe; its pair-calibrated probability is the score."""
+    sims = gallery.probes @ gallery.vectors.T
+    top = sims.argmax(axis=1)
+    best = [gallery.names[j] for j in top]
+    known = np.array([n is not None for n in gallery.probe_names])
+    correct = np.array([b == n for b, n in zip(best, gallery.probe_names, strict=True)])
+    return Decisions(best, pair_calibrator(sims[np.arange(len(sims)), top]), correct, known)
+
+
+def open_set_rule(gallery: Gallery, calibrator: OpenSetCalibrator, cohort: np.ndarray) -> Decisions:
+    features, best, correct = open_set_evidence(gallery, calibrator.aggregate, cohort, calibrator.cohort_top)
+    known = np.array([n is not None for n in gallery.probe_names])
+    return Decisions(best, calibrator(features), correct, known)
+
+
+def identification_report(decisions: Decisions, threshold: float) -> dict:
+    """FRVT-style figures of one rule on one gallery, plus what it does at ``threshold`` and how well its
+    probability is calibrated (open-set ECE: P against "named the right person")."""
+    known, unknown = decisions.known, ~decisions.known
+    report: dict = {
+        "known_probes": int(known.sum()),
+        "strangers": int(unknown.sum()),
+        "rank1": float(decisions.correct[known].mean()),
+    }
+    for level in FPIR_LEVELS:
+        fnir, _ = fnir_at_fpir(decisions.score[known], decisions.correct[known], decisions.score[unknown], level)
+        report[f"fnir_at_fpir_{level:g}"] = fnir
+    named = decisions.score >= threshold
+    report |= {
+        "threshold": threshold,
+        "strangers_named": float(named[unknown].mean()),
+        "known_named_correctly": float((named & decisions.correct)[known].mean()),
+        "known_named_wrongly": float((named & ~decisions.correct)[known].mean()),
+        "ece_15_bins": expected_calibration_error(decisions.score, decisions.correct, 15),
+        "reliability": reliability_curve(decisions.score, decisions.correct, 15),
+    }
+    return report
+
+
+def det_curve(decisions: Decisions, points: int = 60) -> dict[str, list[float]]:
+    """FNIR against FPIR along the threshold, for a DET plot (log axes)."""
+    known, unknown = decisions.known, ~decisions.known
+    levels = np.unique(np.concatenate([np.geomspace(1 / max(unknown.sum(), 1), 1.0, points), [1.0]]))
+    fnirs = [
+        fnir_at_fpir(decisions.score[known], decisions.correct[known], decisions.score[unknown], f)[0] for f in levels
+    ]
+    return {"fpir": levels.tolist(), "fnir": fnirs}
+
+
+def simulate(
+    embeddings: Mapping[str, np.ndarray],
+    people: Mapping[str, Sequence[str]],
+    names: Sequence[str],
+    singles: Sequence[str],
+    cohort: np.ndarray,
+    aggregate: str,
+    cohort_top: int = 50,
+    rounds: int = 24,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Galleries of many sizes and 1-3 photos per person drawn from ``names``; strangers from the others and
+    ``singles``, subsampled to :data:`STRANGER_SHARE` of the probes. Returns per probe: features, correct (the best
+    person is right), known (the probe's person is enrolled) and the round."""
+    rng = np.random.RandomState(seed)
+    sizes = [s for s in (10, 30, 100, 300, 1000) if s <= len(names)] or [len(names)]
+    rows, labels, knowns, groups = [], [], [], []
+    for r in range(rounds):
+        photos = 1 + r % 3
+        eligible = [n for n in names if len(people[n]) > photos]
+        size = min(sizes[r % len(sizes)], len(eligible))
+        enrolled = sorted(rng.choice(eligible, size, replace=False).tolist())
+        outsiders = sorted(set(names) - set(enrolled)) + list(singles)
+        gallery = build_gallery(embeddings, people, enrolled, outsiders, photos, rng)
+        known = np.array([n is not None for n in gallery.probe_names])
+        wanted = int(known.sum() * STRANGER_SHARE / (1 - STRANGER_SHARE))
+        strangers = np.flatnonzero(~known)
+        keep = np.concatenate([np.flatnonzero(known), rng.choice(strangers, min(wanted, len(strangers)), False)])
+        gallery = Gallery(gallery.vectors, gallery.names, gallery.probes[keep], [gallery.probe_names[i] for i in keep])
+        features, _, correct = open_set_evidence(gallery, aggregate, cohort, cohort_top)
+        rows.append(features)
+        labels.append(correct)
+        knowns.append(np.array([n is not None for n in gallery.probe_names]))
+        groups.append(np.full(len(correct), r))
+    return np.concatenate(rows), np.concatenate(labels), np.concatenate(knowns), np.concatenate(groups)
+
+
+def _fit(features: np.ndarray, correct: np.ndarray, aggregate: str, cohort_top: int) -> OpenSetCalibrator:
+    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-9
+    if correct.all() or not correct.any():  # a toy dev part (smoke runs): one class only, a constant answer
+        rate = float(correct.mean())
+        return OpenSetCalibrator(
+            mean, scale, np.zeros(features.shape[1]), 0.0, np.array([0.0]), np.array([rate]),
+            aggregate=aggregate, cohort_top=cohort_top,
+        )  # fmt: skip
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((features - mean) / scale, correct)
+    logit = ((features - mean) / scale) @ model.coef_[0] + model.intercept_[0]
+    iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(logit, correct)
+    return OpenSetCalibrator(
+        mean, scale, model.coef_[0], float(model.intercept_[0]), iso.X_thresholds_, iso.y_thresholds_,
+        aggregate=aggregate, cohort_top=cohort_top,
+    )  # fmt: skip
+
+
+def fit_open_set(
+    embeddings: Mapping[str, np.ndarray],
+    people: Mapping[str, Sequence[str]],
+    dev_names: Sequence[str],
+    dev_singles: Sequence[str],
+    cohort: np.ndarray,
+    fpir_target: float = 0.01,
+    cohort_top: int = 50,
+    seed: int = 0,
+) -> tuple[OpenSetCalibrator, dict]:
+    """Fit the open-set calibrator on dev simulations; the aggregate (max / top2 / centroid) is the one with the
+    best detection rate at FPIR 0.05 on held-out rounds. The default threshold is the lowest P at which dev
+    strangers are named at most ``fpir_target`` of the time. Returns the calibrator and a report of the choice."""
+    choice = {}
+    for aggregate in AGGREGATES:
+        features, correct, known, rounds = simulate(
+            embeddings, people, dev_names, dev_singles, cohort, aggregate, cohort_top, seed=seed
+        )
+        test = rounds % 2 == 1  # fit on even rounds, compare on odd ones
+        model = _fit(features[~test], correct[~test], aggregate, cohort_top)
+        scores, kept = model(features[test]), known[test]
+        fnir, _ = fnir_at_fpir(scores[kept], correct[test][kept], scores[~kept], 0.05)
+        choice[aggregate] = {"held_out_fnir_at_fpir_0.05": fnir, "held_out_probes": int(test.sum())}
+    best = min(choice, key=lambda a: choice[a]["held_out_fnir_at_fpir_0.05"])
+    features, correct, _, _ = simulate(embeddings, people, dev_names, dev_singles, cohort, best, cohort_top, seed=seed)
+    calibrator = _fit(features, correct, best, cohort_top)
+    # the default threshold: dev strangers named at most fpir_target of the time, on a fresh dev simulation
+    check, _, check_known, _ = simulate(
+        embeddings, people, dev_names, dev_singles, cohort, best, cohort_top, seed=seed + 1
+    )
+    stranger_p = np.sort(calibrator(check[~check_known]))[::-1]
+    allowed = int(np.floor(fpir_target * len(stranger_p)))
+    threshold = float(np.nextafter(stranger_p[allowed], 1.0)) if allowed < len(stranger_p) else 0.0
+    calibrator.threshold = min(max(threshold, 0.0), 1.0)
+    calibrator.fpir_target = fpir_target
+    report = {"aggregates": choice, "chosen": best, "dev_probes": len(correct), "threshold": calibrator.threshold}
+    return calibrator, report
+
+
+def evaluate_open_set(
+    embeddings: Mapping[str, np.ndarray],
+    people: Mapping[str, Sequence[str]],
+    names: Sequence[str],
+    strangers: Sequence[str],
+    pair_calibrator: IsotonicCalibrator,
+    open_set: OpenSetCalibrator,
+    cohort: np.ndarray,
+    photos: Sequence[int] = (1, 2, 3),
+    pair_threshold: float = 0.5,
+) -> dict:
+    """Both rules on the same galleries (each person with ``k`` enrolled photos where they have more), each at its
+    own default threshold. Returns ``{"1_photos": {"pair": report, "open_set": report}, ...}`` with DET curves."""
+    results = {}
+    for k in photos:
+        gallery = build_gallery(embeddings, people, names, strangers, k)
+        rules = {"pair": pair_rule(gallery, pair_calibrator), "open_set": open_set_rule(gallery, open_set, cohort)}
+        thresholds = {"pair": pair_threshold, "open_set": open_set.threshold}
+        results[f"{k}_photos"] = {
+            "people": len(gallery.people),
+            **{name: identification_report(d, thresholds[name]) | {"det": det_curve(d)} for name, d in rules.items()},
+        }
+    return results
