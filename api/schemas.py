@@ -19,6 +19,7 @@ class IndexResponse(BaseModel):
     created_at: str
     box: list[float] = Field(description="x1, y1, x2, y2 of the enrolled face in the uploaded image")
     faces_detected: int
+    quality: QualityOut
 
 
 class CandidateOut(BaseModel):
@@ -29,9 +30,17 @@ class CandidateOut(BaseModel):
     photos: int = Field(description="the person's enrolled faces")
 
 
+class QualityOut(BaseModel):
+    size: float = Field(description="the face box's shorter side, pixels")
+    sharpness: float = Field(description="variance of the Laplacian over the aligned face; low = blurred")
+    detection: float = Field(description="the detector's face probability")
+    yaw: float | None = Field(description="head turn from the landmarks: 0 frontal, ~0.5 profile")
+
+
 class FaceOut(BaseModel):
     box: list[float]
     detection_probability: float
+    quality: QualityOut
     pred: str = Field(description='the person named for this face, or "unknown"')
     proba: float = Field(description="P(the named person, or the best candidate, is right)")
     candidates: list[CandidateOut]

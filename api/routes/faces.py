@@ -17,6 +17,7 @@ from ..schemas import (
     PeopleResponse,
     PersonOut,
     Prediction,
+    QualityOut,
     RecognizeResponse,
     VerifyResponse,
 )
@@ -78,6 +79,7 @@ async def index_face(
         created_at=record.created_at,
         box=list(enrolment.box),
         faces_detected=enrolment.faces_detected,
+        quality=QualityOut(**enrolment.quality.to_dict()),
     )
 
 
@@ -106,6 +108,7 @@ async def recognize(
         FaceOut(
             box=list(r.box),
             detection_probability=r.detection_probability,
+            quality=QualityOut(**r.quality.to_dict()),
             pred=r.name,
             proba=r.probability,
             candidates=[CandidateOut(**vars(c)) for c in r.candidates],

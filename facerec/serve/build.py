@@ -78,5 +78,12 @@ def build_recognizer(settings: Settings) -> Recognizer:
         index.count(),
     )
     return Recognizer(
-        bundle, index, detector, settings.keep_face_crops, runtime, originals, settings.detection.main_face_margin
+        bundle,
+        index,
+        detector,
+        settings.keep_face_crops,
+        runtime,
+        originals,
+        settings.detection.main_face_margin,
+        settings.quality.rules(),
     )

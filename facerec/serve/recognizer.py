@@ -20,6 +20,7 @@ from .detection import Box, DetectedFace, FaceDetector, as_face_crop
 from .errors import RecognitionError, StaleIndexError
 from .images import decode_image
 from .originals import OriginalsStore
+from .quality import FaceQuality, QualityRules, measure
 
 UNKNOWN = "unknown"
 SEARCH_FACES = 50  # faces fetched per query before grouping them into people
@@ -42,6 +43,7 @@ class FaceResult:
     box: Box
     detection_probability: float
     name: str  # the person assigned to this face, or "unknown"
+    quality: FaceQuality
     probability: float  # P(the best candidate is this face's person) (0 when nobody is enrolled)
     candidates: list[Candidate] = field(default_factory=list)  # distinct people, most probable first
 
@@ -51,6 +53,7 @@ class Enrolment:
     record: FaceRecord
     box: Box  # the enrolled face in the uploaded image
     faces_detected: int
+    quality: FaceQuality
 
 
 def crop_to_jpeg(crop: Image.Image) -> bytes:
@@ -69,8 +72,10 @@ class Recognizer:
         runtime: EmbeddingRuntime | None = None,
         originals: OriginalsStore | None = None,
         main_face_margin: float = 2.0,
+        quality_rules: QualityRules | None = None,
     ):
         self.bundle = bundle
+        self.quality_rules = quality_rules or QualityRules()
         self.main_face_margin = main_face_margin
         self.originals = originals
         self.runtime = runtime or TorchRuntime(bundle.encoder)
@@ -125,6 +130,12 @@ class Recognizer:
         if not faces:
             raise RecognitionError(NO_FACE)
         chosen = faces[self._face_index(faces, face)]
+        quality = measure(chosen)
+        problems = self.quality_rules.problems(quality)
+        if problems:
+            raise RecognitionError(
+                "this face would make a poor enrolment: " + "; ".join(problems) + " (limits: QUALITY_* settings)"
+            )
         record = FaceRecord(
             name=name,
             vector=self.embed_faces([chosen])[0],
@@ -140,7 +151,7 @@ class Recognizer:
             if keep_original:
                 self.originals.delete([record.face_id])
             raise
-        return Enrolment(record, chosen.box, len(faces))
+        return Enrolment(record, chosen.box, len(faces), quality)
 
     def _face_index(self, faces: list[DetectedFace], face: int | str | None) -> int:
         if len(faces) == 1 and face in (None, "main", 0):
@@ -205,7 +216,8 @@ class Recognizer:
         results = []
         for face, options, name in zip(faces, candidates, names, strict=True):
             named = next((c for c in options if c.name == name), options[0] if options else None)
-            results.append(FaceResult(face.box, face.probability, name, named.probability if named else 0.0, options))
+            probability = named.probability if named else 0.0
+            results.append(FaceResult(face.box, face.probability, name, measure(face), probability, options))
         return results
 
     def _candidates(self, vector: np.ndarray, matches: list, gallery: dict[str, int], k: int) -> list[Candidate]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..storage import S3Config
+from .quality import QualityRules
 
 
 class IndexSettings(BaseModel):
@@ -44,6 +45,18 @@ class DetectionSettings(BaseModel):
     main_face_margin: float = Field(
         2.0, ge=1.0, description="face=main enrols the largest face when its area is this many times the next one's"
     )
+
+
+class QualitySettings(BaseModel):
+    """``QUALITY_*``: what a face must meet to be enrolled (recognition answers for any face, with its quality)."""
+
+    min_size: float = Field(40.0, ge=0, description="the face box's shorter side, pixels")
+    min_sharpness: float = Field(25.0, ge=0, description="variance of the Laplacian of the aligned face")
+    min_detection: float = Field(0.95, ge=0, le=1, description="MTCNN's face probability")
+    max_yaw: float = Field(0.4, gt=0, description="nose offset from the eyes' midpoint / eye distance (0 = frontal)")
+
+    def rules(self) -> QualityRules:
+        return QualityRules(self.min_size, self.min_sharpness, self.min_detection, self.max_yaw)
 
 
 class LimitsSettings(BaseModel):
@@ -127,6 +140,7 @@ class Settings(BaseSettings):
     es: ElasticsearchSettings = ElasticsearchSettings()
     s3: S3Config = Field(default_factory=S3Config)
     detection: DetectionSettings = DetectionSettings()
+    quality: QualitySettings = QualitySettings()
     limits: LimitsSettings = LimitsSettings()
     fetch: FetchSettings = FetchSettings()
     inference: InferenceSettings = InferenceSettings()

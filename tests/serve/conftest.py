@@ -4,6 +4,7 @@ import pytest
 
 from facerec.model.bundle import load_bundle
 from facerec.model.runtime import TorchRuntime
+from facerec.serve.quality import QualityRules
 from facerec.serve.recognizer import Recognizer
 from facerec.testing.fakes import BoxDetector, MemoryIndex
 
@@ -17,4 +18,6 @@ def tiny_model(tiny_bundle_dir):
 def recognizer(tiny_model) -> Recognizer:
     """The real recognizer over the tiny bundle, an in-memory index and a detector that finds the whole image."""
     index = MemoryIndex(tiny_model.encoder.config.embedding_dim)
-    return Recognizer(tiny_model, index, BoxDetector(), runtime=TorchRuntime(tiny_model.encoder))
+    # synthetic faces are smooth patterns: no rule against blur here (tests/serve/test_quality.py has its own)
+    rules = QualityRules(min_sharpness=0)
+    return Recognizer(tiny_model, index, BoxDetector(), runtime=TorchRuntime(tiny_model.encoder), quality_rules=rules)

@@ -106,13 +106,16 @@ def test_two_faces_of_one_person_in_one_photo_are_not_both_named_after_them(reco
 def test_older_bundles_without_an_open_set_calibrator_fall_back_to_the_pair_calibrator(tmp_path):
     from facerec.model.bundle import load_bundle
     from facerec.model.runtime import TorchRuntime
+    from facerec.serve.quality import QualityRules
     from facerec.serve.recognizer import Recognizer
     from facerec.testing.fakes import MemoryIndex
     from facerec.testing.synthetic import tiny_bundle
 
     bundle = load_bundle(str(tiny_bundle(tmp_path / "old", open_set=False)))
     assert bundle.open_set is None and bundle.cohort is None
-    recognizer = Recognizer(bundle, MemoryIndex(32), BoxDetector(), runtime=TorchRuntime(bundle.encoder))
+    recognizer = Recognizer(
+        bundle, MemoryIndex(32), BoxDetector(), runtime=TorchRuntime(bundle.encoder), quality_rules=QualityRules(0, 0)
+    )
     assert recognizer.default_threshold == 0.5
     recognizer.enroll(synthetic_face(1), "P1", detect=False)
     (face,) = recognizer.recognize(synthetic_face(1, 1), k=1, detect=False)
