@@ -128,13 +128,19 @@ def oversized_uploads(api: UvicornAPI, key: str | None, total: int) -> dict:
 
 async def _enrol_all(url: str, key: str | None, images: list[bytes], n: int, concurrency: int) -> list[int]:
     headers = {"X-API-Key": key} if key else {}
-    limits = httpx.Limits(max_connections=concurrency)
+    # one connection per request: a pooled connection that sat idle past the server's keep-alive can be closed
+    # under the client's feet, and a POST must not be retried blindly
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits, headers=headers) as client:
 
         async def enrol(i: int) -> int:
             files = {"image": (f"{i}.jpg", images[i % len(images)], "image/jpeg")}
             data = {"name": f"person-{i:05d}"}
-            return (await client.post("/api/v1/index", files=files, data=data, params={"detect": "false"})).status_code
+            try:
+                response = await client.post("/api/v1/index", files=files, data=data, params={"detect": "false"})
+            except httpx.HTTPError:
+                return 0  # a transport failure: counted, not raised
+            return response.status_code
 
         return list(await asyncio.gather(*(enrol(i) for i in range(n))))
 
