@@ -129,7 +129,7 @@ class Recognizer:
         faces = self.find_faces(image, detect)
         if not faces:
             raise RecognitionError(NO_FACE)
-        chosen = faces[self._face_index(faces, face)]
+        chosen = faces[self.face_choice(faces, face)]
         quality = measure(chosen)
         problems = self.quality_rules.problems(quality)
         if problems:
@@ -153,7 +153,9 @@ class Recognizer:
             raise
         return Enrolment(record, chosen.box, len(faces), quality)
 
-    def _face_index(self, faces: list[DetectedFace], face: int | str | None) -> int:
+    def face_choice(self, faces: list[DetectedFace], face: int | str | None) -> int:
+        """Which of ``faces`` (largest first) an enrolment takes: ``face`` as a number, ``"main"``, or None when the
+        photo must hold one face; raises with the reason otherwise."""
         if len(faces) == 1 and face in (None, "main", 0):
             return 0
         sizes = ", ".join(f"{i}: {round(f.box[2] - f.box[0])} px" for i, f in enumerate(faces))
