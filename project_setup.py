@@ -127,6 +127,34 @@ def precompute_teacher(people: dict[str, list[str]]) -> None:
     teacher_descriptors(people, split_people(people).train)
 
 
+SAMPLE_PEOPLE, SAMPLE_STRANGERS = 5, 2
+
+
+def write_sample_faces(people: dict[str, list[str]], folder: Path = ROOT / "sample-faces") -> list[str]:
+    """The demo's photos, by a rule fixed before any result was seen: the first five people of the default split's
+    test part (name order) with at least two photos — their first photo to enrol, their second to recognise — and
+    the first two single-image people of the test part, to be told apart as strangers. Returns the files written."""
+    import shutil
+
+    from facerec.train.data import split_people
+
+    split = split_people(people)
+    chosen = [name for name in split.test if len(people[name]) >= 2][:SAMPLE_PEOPLE]
+    strangers = split.singles_test[:SAMPLE_STRANGERS]
+    for sub in ("index", "recognize"):
+        for old in (folder / sub).glob("*.jpg"):
+            old.unlink()
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in chosen:
+        first, second = sorted(people[name])[:2]
+        written.append(shutil.copy(first, folder / "index" / f"{name}.jpg"))
+        written.append(shutil.copy(second, folder / "recognize" / Path(second).name))
+    for name in strangers:
+        written.append(shutil.copy(people[name][0], folder / "recognize" / Path(people[name][0]).name))
+    return [str(p) for p in written]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lfw-dir", help="an extracted lfw-deepfunneled folder")
@@ -136,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="precompute the dlib teacher's descriptors of the training people (else the flow computes them from "
         "its training budget)",
+    )
+    parser.add_argument(
+        "--sample-faces", action="store_true", help="write sample-faces/ from LFW by the demo's fixed rule"
     )
     parser.add_argument("--env-file", default=str(ROOT / ".env"), help="the .env file to create or complete")
     args = parser.parse_args(argv)
@@ -159,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             precompute_teacher(people)
         except Exception as exc:  # the flow can still compute them; say why not here
             print(f"warning: teacher descriptors not precomputed: {exc}", file=sys.stderr)
+    if args.sample_faces:
+        print("\n".join(write_sample_faces(people)))
     if args.upload:
         try:
             upload(folder)

@@ -89,17 +89,30 @@ def annotate(image: Image.Image, faces: list[dict]) -> Image.Image:
 
 def enrol_tab() -> None:
     st.subheader("Enrol a person")
-    upload = st.file_uploader("Photo with one face", type=["jpg", "jpeg", "png", "webp"], key="enrol_file")
+    st.caption("Several photos of one person make recognition surer; in a photo with several faces the clearly "
+               "largest one is enrolled.")  # fmt: skip
+    uploads = st.file_uploader(
+        "Photos of one person", type=["jpg", "jpeg", "png", "webp"], key="enrol_file", accept_multiple_files=True
+    )
     name = st.text_input("Name", key="enrol_name")
-    if st.button("Enrol", type="primary", disabled=not (upload and name.strip())):
-        body = call_or_report(
-            "POST", "/api/v1/index", files={"image": (upload.name, upload.getvalue())}, data={"name": name}
-        )
-        if body is None:
-            return
-        st.success(f"Enrolled {body['name']} (face {body['face_id'][:8]}, model {body['model_version']})")
-        image = upright(upload.getvalue())
-        st.image(image.crop(tuple(round(v) for v in body["box"])), caption="the face that was enrolled", width=200)
+    if st.button("Enrol", type="primary", disabled=not (uploads and name.strip())):
+        for upload in uploads:
+            body = call_or_report(
+                "POST",
+                "/api/v1/index",
+                files={"image": (upload.name, upload.getvalue())},
+                data={"name": name},
+                params={"face": "main"},
+            )
+            if body is None:
+                continue
+            quality = body["quality"]
+            st.success(
+                f"Enrolled {body['name']} from {upload.name} (face {body['face_id'][:8]}; sharpness "
+                f"{quality['sharpness']:.0f}, {quality['size']:.0f} px)"
+            )
+            image = upright(upload.getvalue())
+            st.image(image.crop(tuple(round(v) for v in body["box"])), caption=upload.name, width=160)
 
 
 def recognise_tab() -> None:
@@ -124,7 +137,12 @@ def recognise_tab() -> None:
         right.markdown(f"**Face {i + 1}: {face['pred']}** ({face['proba']:.0%})")
         right.table(
             [
-                {"name": c["name"], "cosine": round(c["similarity"], 3), "P(same)": f"{c['probability']:.0%}"}
+                {
+                    "name": c["name"],
+                    "P(this person)": f"{c['probability']:.0%}",
+                    "score": round(c["similarity"], 3),
+                    "photos": c["photos"],
+                }
                 for c in face["candidates"]
             ]
         )
@@ -167,6 +185,23 @@ def model_tab() -> None:
         "Brier": "brier",
     }
     st.table([{"metric": label, "test": metrics.get(key)} for label, key in shown.items()])
+    st.markdown(
+        f"Answers: **{body['calibration']}** calibration; a face is named at P >= {body['unknown_threshold']:.2f}."
+    )
+    open_set = metrics.get("open_set")
+    if open_set:
+        st.markdown("Open-set identification on test people (strangers among the probes):")
+        st.table(
+            [
+                {
+                    "photos per person": gallery.split("_")[0],
+                    "rank-1": f"{results['open_set']['rank1']:.1%}",
+                    "named right at FPIR 5%": f"{1 - results['open_set']['fnir_at_fpir_0.05']:.1%}",
+                    "strangers named at the default": f"{results['open_set']['strangers_named']:.1%}",
+                }
+                for gallery, results in open_set.items()
+            ]
+        )
     if metrics.get("reliability"):
         from facerec.train.plots import reliability_diagram
 
