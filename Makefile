@@ -37,9 +37,9 @@ train: dev-venv
 	$(BIN)/python project_setup.py --teacher
 	$(BIN)/python metaflow_train.py run
 
-# a few minutes: 60 people per split part, 128 px, 4-minute budget (a usable demo model, not a good one)
+# the demo model (about 8 minutes: all of LFW, 128 px, triplet loss only; facerec/train/config.py DEMO_FLOW_ARGS)
 train-quick: setup
-	$(BIN)/python metaflow_train.py run --max_people 60 --image_size 128 --max_minutes 4
+	$(BIN)/python metaflow_train.py run $$($(BIN)/python -m facerec.train.config demo)
 
 test: dev-venv system-deps
 	$(BIN)/python -m pytest

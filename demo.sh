@@ -11,9 +11,10 @@ PY=.venv/bin/python
 
 make -s setup
 if ! "$PY" -c "from facerec.model.bundle import resolve_bundle; resolve_bundle('FacialRecognitionTrainFlow/latest')" 2>/dev/null; then
-    echo "No trained model yet: training a quick one (60 people per split part, 128 px; about 6 minutes on 2 cores)."
+    echo "No trained model yet: training the demo model (all of LFW, 128 px, 5 minutes of training; about 8 minutes)."
     echo "For the real model run 'make train' (about 45 minutes)."
-    "$PY" metaflow_train.py --no-pylint run --max_people 60 --image_size 128 --max_minutes 4
+    # shellcheck disable=SC2046  # the arguments are words
+    "$PY" metaflow_train.py --no-pylint run $("$PY" -m facerec.train.config demo)
 fi
 
 mkdir -p artifacts

@@ -173,3 +173,20 @@ class Recipe:
             max_people=int(data["max_people"]),
             pretrained=str(data["pretrained"]),
         )
+
+
+# The model `make demo` trains when there is none yet: it must finish in about 8 minutes on 2 CPU cores on a fresh
+# clone, where the teacher's descriptors are not cached (computing them takes 4 of those minutes), so it learns from
+# the triplet loss alone, at 128 px, for 5 minutes. Shells print these with `python -m facerec.train.config demo`.
+DEMO_FLOW_ARGS = (
+    "--image_size", "128", "--max_minutes", "5", "--distill_weight", "0", "--centre_weight", "0",
+    "--evals_per_epoch", "1",
+)  # fmt: skip
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["demo"]:
+        print(" ".join(DEMO_FLOW_ARGS))
+    else:
+        sys.exit("usage: python -m facerec.train.config demo   (prints the demo model's flow arguments)")
