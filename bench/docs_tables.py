@@ -1,0 +1,185 @@
+"""Every table of measured numbers in the README and docs/ is rendered from the JSON its benchmark wrote.
+
+    python bench/docs_tables.py            # rewrite the tables in README.md and docs/*.md from bench/results/
+    python bench/docs_tables.py --check    # exit 1 if any table differs from its JSON (the test suite runs this)
+
+A table sits between ``<!-- table:NAME -->`` and ``<!-- /table -->``; NAME picks the renderer below, which names the
+JSON it reads. Prose around the tables quotes no number that is not in one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.DOTALL)
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def source(*names: str, extra: str = "") -> str:
+    files = ", ".join(f"`bench/results/{n}`" for n in names)
+    return f"\n_Source: {files}{extra}._\n"
+
+
+def train_results() -> str:
+    bench, teacher = load("train_benchmark.json"), load("teacher_eval.json")
+    stats, base, dlib = bench["summary"], bench.get("imagenet_lite0_baseline", {}), teacher["test"]
+    n = len(bench["runs"])
+
+    def cell(key: str, fmt: Callable[[float], str]) -> str:
+        s = stats[key]
+        return f"**{fmt(s['mean'])}** ± {fmt(s['sd'])}" if n > 1 else f"**{fmt(s['mean'])}**"
+
+    def plain(metrics: dict, key: str, fmt: Callable[[float], str]) -> str:
+        return fmt(metrics[key]) if key in metrics else "-"
+
+    three = lambda v: f"{v:.3f}"  # noqa: E731
+    four = lambda v: f"{v:.4f}"  # noqa: E731
+    columns = [
+        ("verification_accuracy", pct), ("roc_auc", four), ("tar_at_far_1e-3", pct), ("open_set_rank1", pct),
+        ("open_set_known_vs_unknown_auc", three), ("ece_15_bins", three),
+    ]  # fmt: skip
+    rows = [
+        "| encoder | verification acc | ROC AUC | TAR@FAR 1e-3 | rank-1 (1 photo) | known/unknown AUC | ECE (pairs) |",
+        "|---|---|---|---|---|---|---|",
+        "| ImageNet Lite0 features, no fine-tuning | " + " | ".join(plain(base, k, f) for k, f in columns) + " |",
+        f"| **default recipe** (mean ± sd over {n} seeds) | " + " | ".join(cell(k, f) for k, f in columns) + " |",
+        "| dlib ResNet (the distillation teacher; reference) | "
+        + " | ".join(plain(dlib, k, f) for k, f in columns)
+        + " |",
+    ]
+    minutes = stats["wall_time_min"]
+    note = f"; runs {', '.join(r['run'].split('/')[-1] for r in bench['runs'])}, {bench['date']}, {bench['machine']}"
+    note += f"; wall time {minutes['mean']:.1f} ± {minutes['sd']:.1f} min per run"
+    return "\n".join(rows) + "\n" + source("train_benchmark.json", "teacher_eval.json", extra=note)
+
+
+def open_set_results() -> str:
+    bench = load("open_set_benchmark.json")
+    header = ["photos per person", "rule", "rank-1", "named right at FPIR 1% / 5%",
+              "at the default threshold: strangers named", "known named right", "known named wrong", "ECE"]  # fmt: skip
+    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    names = {"pair": "best face + pair calibrator (before)", "open_set": "**people + open-set calibrator**"}
+    for gallery, entry in bench["results"]["detected"].items():
+        if not gallery.endswith("_photos"):
+            continue
+        for rule in ("pair", "open_set"):
+            r = entry[rule]
+            rows.append(
+                f"| {gallery[0]} ({entry['people_enrolled']} people) | {names[rule]} | {pct(r['rank1'])} | "
+                f"{pct(1 - r['fnir_at_fpir_0.01'])} / {pct(1 - r['fnir_at_fpir_0.05'])} | {pct(r['strangers_named'])} "
+                f"| {pct(r['known_named_correctly'])} | {pct(r['known_named_wrongly'])} | {r['ece_15_bins']:.3f} |"
+            )
+    crops = bench["results"]["crops"]["1_photos"]["open_set"]
+    note = (
+        f"; {bench['model_version']}, {bench['date']}; {bench['test_people']} test people, {bench['test_strangers']} "
+        f"test strangers, served path with detection; on the given crops (no detection), 1 photo: rank-1 "
+        f"{pct(crops['rank1'])}, named right at FPIR 5% {pct(1 - crops['fnir_at_fpir_0.05'])}"
+    )
+    return "\n".join(rows) + "\n" + source("open_set_benchmark.json", extra=note)
+
+
+def demo_results() -> str:
+    bench = load("demo_benchmark.json")
+    answers = bench["samples"]["answers"]
+    rows = ["| photo | expected | answer | P |", "|---|---|---|---|"]
+    for a in answers:
+        mark = "" if a["right"] else " (wrong)"
+        rows.append(f"| `{a['photo']}` | {a['expected']} | {a['answer']}{mark} | {a['probability']:.2f} |")
+    test = bench["test"]
+    note = (
+        f"; demo run {bench['run'].split('/')[-1]}, {bench['date']}: {bench['wall_time_s'] / 60:.1f} min in all, "
+        f"test ROC AUC {test['roc_auc']:.4f}, verification {pct(test['verification_accuracy'])}, "
+        f"{sum(a['right'] for a in answers)} of {len(answers)} sample photos answered right"
+    )
+    return "\n".join(rows) + "\n" + source("demo_benchmark.json", extra=note)
+
+
+def reliability_results() -> str:
+    r = load("reliability.json")["results"]
+    rows = ["| scenario | result |", "|---|---|"]
+    if "schemathesis" in r:
+        s = r["schemathesis"]
+        rows.append(f"| schemathesis (all phases, stateful links) | exit code {s['exit_code']}: "
+                    f"{'no server error' if s['exit_code'] == 0 else 'failures'} ({s['seconds']:.0f} s) |")  # fmt: skip
+    if "uploads" in r:
+        for case, u in r["uploads"].items():
+            rows.append(f"| 1 GB upload, {case} | HTTP {u['status']}, {u['server_disk_bytes_written']:,} bytes "
+                        f"written to disk, +{u['server_rss_growth_mb']:.0f} MB memory |")  # fmt: skip
+    if "concurrent" in r:
+        c = r["concurrent"]
+        rows.append(f"| {c['requests']:,} enrolments, {c['concurrency']} at once | {c['created']:,} created, "
+                    f"{c['records']:,} records |")  # fmt: skip
+    if "kill" in r:
+        k = r["kill"]
+        refused = sum(k["photos_refused_for_their_content"].values())
+        once = "yes" if k["every_person_exactly_once"] else "NO"
+        rows.append(f"| SIGKILL mid-batch ({k['people_in_folder']} photos), restart, rerun | "
+                    f"{k['people_enrolled']} people enrolled, faces per person {k['faces_per_person']}, "
+                    f"{refused} photos refused for their content; everyone exactly once: {once} |")  # fmt: skip
+    if "outages" in r:
+        for backend, o in r["outages"].items():
+            rows.append(f"| {backend} down, then back | {o['during']} during (ready {o['ready_during']}), "
+                        f"{o['after']} after (ready {o['ready_after']}) |")  # fmt: skip
+    if "soak" in r:
+        s = r["soak"]
+        rows.append(f"| soak: {s['rate_per_s']:g} recognitions/s for {s['seconds'] / 60:.0f} min | "
+                    f"{s['requests']:,} requests, {s['errors']} errors, p50 {s['latency_p50_ms']} ms, "
+                    f"memory {100 * s['rss_growth_after_settling']:+.1f}% after settling |")  # fmt: skip
+    data = load("reliability.json")
+    return "\n".join(rows) + "\n" + source("reliability.json", extra=f"; {data['date']}, {data['model']}")
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "train-results": train_results,
+    "open-set-results": open_set_results,
+    "demo-results": demo_results,
+    "reliability-results": reliability_results,
+}
+
+
+def render(text: str) -> str:
+    def replace(match: re.Match) -> str:
+        renderer = RENDERERS.get(match["name"])
+        if renderer is None:
+            raise KeyError(f"no renderer for table {match['name']!r}")
+        return match[1] + renderer() + match[4]
+
+    return BLOCK.sub(replace, text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="report tables that differ from their JSON")
+    args = parser.parse_args()
+    stale = []
+    for document in DOCUMENTS:
+        text = document.read_text()
+        rendered = render(text)
+        if rendered != text:
+            stale.append(document.relative_to(ROOT))
+            if not args.check:
+                document.write_text(rendered)
+    if args.check and stale:
+        print(f"tables differ from bench/results/ in: {', '.join(map(str, stale))}; run python bench/docs_tables.py")
+        return 1
+    print("rewrote: " + ", ".join(map(str, stale)) if stale else "every table matches its JSON")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
