@@ -144,11 +144,82 @@ def reliability_results() -> str:
     return "\n".join(rows) + "\n" + source("reliability.json", extra=f"; {data['date']}, {data['model']}")
 
 
+def ablation(name: str) -> str:
+    bench = load(name)
+    header = ["configuration", "train people (+ singles)", "dev AUC", "dev rank-1", "dev named right at FPIR 5%",
+              "images/s"]  # fmt: skip
+    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for run in bench["runs"]:
+        best = run["best"]
+        rows.append(
+            f"| `{run['spec']}` | {run['train_people']:,} (+{run['train_singles']:,}) | {best['dev_auc']:.4f} | "
+            f"{pct(best['dev_rank1'])} | {pct(best['dev_dir_at_fpir_0.05'])} | {run['images_per_second']:.1f} |"
+        )
+    note = (
+        f"; {bench['date']}; {bench['steps']} steps each, metrics at the selected step; dev: "
+        f"{bench['dev_people']} people and {bench['dev_strangers']} strangers of the {bench['dev_fractions']} split, "
+        f"{bench['dev_pairs']:,} pairs"
+    )
+    return "\n".join(rows) + "\n" + source(name, extra=note)
+
+
+def test_time_resolution(name: str) -> str:
+    bench = load(name)
+    rows = ["| input px | crop share | flip | dev AUC | dev rank-1 | encoder work |", "|---|---|---|---|---|---|"]
+    for r in bench["results"]:
+        rows.append(
+            f"| {r['image_size']} | {r['crop_fraction']:.2f} | {'yes' if r['flip_tta'] else 'no'} | "
+            f"{r['dev_auc']:.4f} | {pct(r['dev_rank1'])} | {r['relative_compute']:.2f}x |"
+        )
+    note = f"; model {bench['model']}, {bench['date']}, {bench['dev_pairs']:,} dev pairs"
+    return "\n".join(rows) + "\n" + source(name, extra=note)
+
+
+def api_benchmark() -> str:
+    bench = load("api_benchmark.json")
+    crop, photo, load_ = (
+        bench["crop_250px_detect_false"],
+        bench["photo_640px_with_detection"],
+        bench["throughput_crops"],
+    )
+    rows = [
+        "| `/api/v1/recognize` (uvicorn, ONNX Runtime, 1 worker) | result |",
+        "|---|---|",
+        f"| 250 px face crop, `detect=false`, p50 / p99 | {crop['p50_ms']:.1f} / {crop['p99_ms']:.1f} ms |",
+        f"| 640x480 photo with MTCNN detection, p50 / p99 | {photo['p50_ms']:.1f} / {photo['p99_ms']:.1f} ms |",
+        f"| throughput, {load_['clients']} concurrent clients, crops | {load_['requests_per_s']:.1f} requests/s, "
+        f"{load_['errors']} errors |",
+    ]
+    note = f"; model {bench['model']}, {bench['enrolled_faces']} enrolled faces, {bench['date']}, {bench['machine']}"
+    return "\n".join(rows) + "\n" + source("api_benchmark.json", extra=note)
+
+
+def index_benchmark() -> str:
+    bench = load("index_benchmark.json")
+    rows = [
+        "| faces | index | nprobe | p50 ms | p99 ms | recall@1 vs exact | build s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in bench["rows"]:
+        rows.append(
+            f"| {r['faces']:,} | {r['index']} | {r['nprobe'] or '-'} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['recall_at_1']:.3f} | {r['build_s']:.1f} |"
+        )
+    note = f"; vectors around real embeddings of {bench['model']}, {bench['date']}"
+    return "\n".join(rows) + "\n" + source("index_benchmark.json", extra=note)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "train-results": train_results,
     "open-set-results": open_set_results,
     "demo-results": demo_results,
     "reliability-results": reliability_results,
+    "ablation-losses": lambda: ablation("loss_ablation.json"),
+    "ablation-centre-weight": lambda: ablation("loss_ablation_centre_weight.json"),
+    "ablation-train-dev": lambda: ablation("loss_ablation_train_dev.json"),
+    "test-time-resolution": lambda: test_time_resolution("test_time_resolution.json"),
+    "api-benchmark": api_benchmark,
+    "index-benchmark": index_benchmark,
 }
 
 

@@ -72,6 +72,7 @@ class EmbeddedIndex(FaceIndex):
         # faces per model version and per person, kept in memory: the service reads both for every recognition
         self._versions: Counter[str] = Counter()
         self._people: Counter[str] = Counter()
+        self._people_view: dict[str, int] | None = None  # sorted copy of _people; None after any change
         self._data_version = -1
         self._seen = (0, 0)  # (generation, removals) this process's FAISS reflects
         self._max_row = 0  # highest row id loaded
@@ -117,6 +118,7 @@ class EmbeddedIndex(FaceIndex):
         self._faiss, self._meta = index, meta
         self._versions = Counter(dict(self._db.execute("SELECT model_version, COUNT(*) FROM faces GROUP BY 1")))
         self._people = Counter(dict(self._db.execute("SELECT name, COUNT(*) FROM faces GROUP BY 1")))
+        self._people_view = None
         self._max_row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM faces").fetchone()[0]
 
     def _catch_up(self) -> None:
@@ -136,6 +138,7 @@ class EmbeddedIndex(FaceIndex):
         ).fetchall()
         self._index_rows([(r[0], r[1], r[2], np.frombuffer(r[3], dtype=np.float32), r[4]) for r in rows])
         self._people.update(r[2] for r in rows)
+        self._people_view = None
         self._seen = (generation, removals)
 
     def _index_rows(self, rows: list[tuple[int, str, str, np.ndarray, str]]) -> None:
@@ -196,6 +199,7 @@ class EmbeddedIndex(FaceIndex):
             rows = zip(ids, records, strict=True)
             self._index_rows([(i, r.face_id, r.name, np.asarray(r.vector), r.model_version) for i, r in rows])
             self._people.update(r.name for r in records)
+            self._people_view = None
 
     def search(self, vectors: np.ndarray, k: int, model_version: str) -> list[list[Match]]:
         if model_version != self.model_version:
@@ -226,7 +230,10 @@ class EmbeddedIndex(FaceIndex):
     def people(self) -> dict[str, int]:
         with self._lock:
             self._catch_up()
-            return dict(sorted(self._people.items()))
+            # every recognition reads it: sorted once per change, not per request
+            if self._people_view is None:
+                self._people_view = dict(sorted(self._people.items()))
+            return self._people_view
 
     def delete_faces(self, face_ids: list[str]) -> int:
         if not face_ids:
@@ -249,6 +256,7 @@ class EmbeddedIndex(FaceIndex):
                 self._versions = +self._versions  # drop versions with no faces left
                 self._people.subtract(name for _, _, name in removed)
                 self._people = +self._people
+                self._people_view = None
                 ids = [row for row, _, _ in removed]
                 self._faiss.remove_ids(np.array(ids, dtype=np.int64))
                 for i in ids:
