@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import uuid
+import zlib
 
 import pytest
 from PIL import Image
@@ -53,3 +55,14 @@ def settings_for(backend: str, tmp_path, bundle_dir, request, **overrides) -> Se
         values["index"]["backend"] = "elasticsearch"
         values["es"] = {"url": es_url, "index": f"faces-test-{uuid.uuid4().hex[:8]}"}
     return Settings(_env_file=None, **(values | overrides))
+
+
+def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A tiny PNG whose header claims width x height pixels."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body

@@ -5,27 +5,12 @@ from __future__ import annotations
 
 import io
 import json
-import struct
-import zlib
 
 from PIL import Image
 
 from facerec.testing.synthetic import synthetic_face
 
-from .helpers import jpeg, post_index
-
-
-def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
-        + chunk(b"IEND", b"")
-    )
+from .helpers import jpeg, png_bomb, post_index
 
 
 def image(size: tuple[int, int], fmt: str = "PNG", **save) -> bytes:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,7 @@ from api.main import create_app
 from api.service import Service
 from facerec.index import FaceRecord
 
-from .helpers import jpeg, post_index, post_recognize, settings_for
+from .helpers import jpeg, png_bomb, post_index, post_recognize, settings_for
 
 
 def test_enrol_then_recognise_the_person_and_list_people(client, lfw_people):
@@ -107,19 +105,6 @@ def test_several_faces_need_an_explicit_choice(client, lfw_people):
     answer = post_recognize(client, data).json()
     assert len(answer["faces"]) >= 2 and answer["results"]["pred"] == "Tony Blair"
     assert post_index(client, data, "Nobody", face=9).status_code == 422
-
-
-def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
-        + chunk(b"IEND", b"")
-    )
 
 
 def bad_uploads(lfw_people) -> dict[str, tuple[bytes, str, int, str]]:
