@@ -91,7 +91,10 @@ class FacialRecognitionTrainFlow(FlowSpec):
     max_minutes = Parameter("max_minutes", default=_TRAIN.max_minutes, help="wall-clock budget of training (0 = none)")
     max_steps = Parameter("max_steps", default=_TRAIN.max_steps, help="stop after this many steps (0 = no limit)")
     augmentation = Parameter("augmentation", default=_TRAIN.augmentation, help="none | low | high")
-    seed = Parameter("seed", default=_TRAIN.seed, help="seed of the split, the sampler and the initialisation")
+    seed = Parameter("seed", default=_TRAIN.seed, help="training seed: the sampler and the initialisation")
+    split_seed = Parameter(
+        "split_seed", default=_RECIPE.split_seed, help="the protocol's seed: split, pairs, galleries, cohort"
+    )
     num_threads = Parameter("num_threads", default=0, help="torch CPU threads (0 = torch's default)")
     num_workers = Parameter("num_workers", default=_TRAIN.num_workers, help="data-loading worker processes")
     bucket = Parameter("bucket", default=os.environ.get("S3_BUCKET", ""), help="S3 bucket to publish to ('' = none)")
@@ -115,6 +118,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
             fractions=(self.train_fraction, self.dev_fraction, self.test_fraction),
             max_people=self.max_people,
             pretrained=self.pretrained,
+            split_seed=self.split_seed,
         )
 
     @property
@@ -171,9 +175,9 @@ class FacialRecognitionTrainFlow(FlowSpec):
 
         recipe = self._recipe
         people = scan_people(resolve_dataset(recipe.dataset))
-        split = split_people(people, recipe.fractions, recipe.seed)
+        split = split_people(people, recipe.fractions, recipe.split_seed)
         if recipe.max_people:
-            split = limit_split(split, recipe.max_people, recipe.seed)
+            split = limit_split(split, recipe.max_people, recipe.split_seed)
         recipe.train.validate(len(split.train))
         self.split_json = split.to_json()
         self.split_counts = {part: len(split.part(part)) for part in ("train", "dev", "test")}
@@ -196,7 +200,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
         recipe = self._recipe
         people, split = self._people_and_split()
         encoder = self._encoder(recipe.pretrained)
-        dev = DevProtocol.build(people, split.dev, split.singles_dev, seed=recipe.seed)
+        dev = DevProtocol.build(people, split.dev, split.singles_dev, seed=recipe.split_seed)
 
         def log(record: dict) -> None:
             print(
@@ -271,19 +275,19 @@ class FacialRecognitionTrainFlow(FlowSpec):
         recipe = self._recipe
         people, split = self._people_and_split()
         encoder = self._trained_encoder()
-        dev_pairs = build_pairs(people, split.dev, seed=recipe.seed)
+        dev_pairs = build_pairs(people, split.dev, seed=recipe.split_seed)
         # every dev and test image, and a cohort of train-part singles (faces of nobody any gallery enrols)
-        rng = np.random.RandomState(recipe.seed)
+        rng = np.random.RandomState(recipe.split_seed)
         cohort_names = sorted(rng.choice(split.singles_train, min(1000, len(split.singles_train)), replace=False))
         names = split.dev + split.singles_dev + split.test + split.singles_test + cohort_names
         embeddings = embed_paths(encoder, recipe.preprocess, [item.path for item in images_of(people, names)])
         calibrator = fit_isotonic(pair_similarities(embeddings, dev_pairs), dev_pairs.labels)
         cohort = np.stack([embeddings[people[name][0]] for name in cohort_names])
         open_set, self.open_set_fit = fit_open_set(
-            embeddings, people, split.dev, split.singles_dev, cohort, seed=recipe.seed
+            embeddings, people, split.dev, split.singles_dev, cohort, seed=recipe.split_seed
         )
         self.calibrator, self.open_set, self.cohort = calibrator.to_dict(), open_set.to_dict(), cohort
-        self.metrics = evaluate_test(embeddings, people, split.test, split.singles_test, calibrator, recipe.seed)
+        self.metrics = evaluate_test(embeddings, people, split.test, split.singles_test, calibrator, recipe.split_seed)
         self.metrics["open_set"] = evaluate_open_set(
             embeddings, people, split.test, split.singles_test, calibrator, open_set, cohort
         )

@@ -32,7 +32,7 @@ from facerec.train.evaluation import DevProtocol  # noqa: E402
 from facerec.train.teacher import TEACHER_ID, teacher_descriptors  # noqa: E402
 from facerec.train.training import train  # noqa: E402
 
-DEFAULT_CONFIGS = ["triplet:distill_weight=0", "relation"]
+DEFAULT_CONFIGS = ["triplet:distill_weight=0,centre_weight=0", "relation:centre_weight=0", "default"]
 SHOWN = ["dev_auc", "dev_accuracy", "dev_rank1", "dev_dir_at_fpir_0.05"]
 
 

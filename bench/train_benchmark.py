@@ -103,9 +103,9 @@ def baseline_metrics(recipe: Recipe, split: PersonSplit) -> dict:
     baseline = ImageNetFeatures()
     names = split.dev + split.test + split.singles_test
     embeddings = embed_paths(baseline, recipe.preprocess, [item.path for item in images_of(people, names)])
-    dev_pairs = build_pairs(people, split.dev, seed=recipe.seed)
+    dev_pairs = build_pairs(people, split.dev, seed=recipe.split_seed)
     calibrator = fit_isotonic(pair_similarities(embeddings, dev_pairs), dev_pairs.labels)
-    metrics = evaluate_test(embeddings, people, split.test, split.singles_test, calibrator, recipe.seed)
+    metrics = evaluate_test(embeddings, people, split.test, split.singles_test, calibrator, recipe.split_seed)
     return {k: v for k, v in metrics.items() if k != "reliability"}
 
 

@@ -32,7 +32,13 @@ def make_test_bundle(people: dict[str, list[str]], folder: Path, steps: int = 40
     preprocess = encoder.default_preprocess(image_size=96)
     dev = DevProtocol.build(people, split.dev)
     config = TrainConfig(
-        max_steps=steps, epochs=100, evals_per_epoch=1, patience=100, augmentation="low", distill_weight=0
+        max_steps=steps,
+        epochs=100,
+        evals_per_epoch=1,
+        patience=100,
+        augmentation="low",
+        distill_weight=0,
+        centre_weight=0,
     )
     train(encoder, people, split.train, dev, preprocess, config, progress=False)
     calibrator = fit_isotonic(evaluate_verification(encoder, preprocess, dev.pairs), dev.pairs.labels)

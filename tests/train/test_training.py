@@ -48,6 +48,7 @@ def test_short_real_training_lowers_the_loss(lfw_people):
         patience=100,
         augmentation="low",
         distill_weight=0,
+        centre_weight=0,
     )
     loss_fn = BatchHardTripletLoss(config.margin)
 
