@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 AGGREGATES = ("max", "top2", "centroid")
+# what a search result alone can give: the centroid needs every face vector of every candidate, which the index
+# does not return, so it is measured (facerec.train.openset) but not served
+SERVED_AGGREGATES = ("max", "top2")
 FEATURES = ("top", "margin", "cohort_z", "log_gallery", "photos")
 
 

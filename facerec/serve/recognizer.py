@@ -225,8 +225,6 @@ class Recognizer:
     def _candidates(self, vector: np.ndarray, matches: list, gallery: dict[str, int], k: int) -> list[Candidate]:
         open_set = self.bundle.open_set
         aggregate = open_set.aggregate if open_set is not None else "max"
-        if aggregate == "centroid":  # needs every face of every person; the nearest faces' people stand in
-            aggregate = "top2"
         people = person_scores([(m.name, m.similarity) for m in matches], aggregate)
         if not people:
             return []
