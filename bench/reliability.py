@@ -62,7 +62,11 @@ def main() -> None:
     parser.add_argument("--soak-rate", type=float, default=20)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "reliability.json"))
     parser.add_argument("--plot", default=str(ROOT / "docs" / "soak.png"))
+    parser.add_argument("--plot-only", action="store_true", help="draw the soak plot from --out's JSON, run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        plot_soak(json.loads(Path(args.out).read_text())["results"]["soak"], args.plot)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="facerec-reliability-"))
     model = args.model or str(tiny_bundle(work / "tiny-model"))
@@ -177,7 +181,7 @@ def plot_soak(soak: dict, path: str) -> None:
         f"{soak['rate_per_s']:g} recognitions/s for {soak['seconds'] / 60:g} min: {soak['errors']} errors, "
         f"memory {soak['rss_growth_after_settling']:+.1%} after settling"
     )
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.15 * max(r for _, r in soak["rss_samples"]))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
