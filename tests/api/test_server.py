@@ -103,20 +103,26 @@ def test_index_people_script_enrols_a_folder_reports_failures_and_is_safe_to_rer
     for p in lfw_people["Colin_Powell"][:2]:
         (folder / "Colin_Powell" / Path(p).name).write_bytes(Path(p).read_bytes())
     (folder / "Broken_File.jpg").write_text("not an image")
+    # a name curl -F would have read as a file: names are passed as strings
+    (folder / "@Hugo_Chavez.jpg").write_bytes(Path(lfw_people["Hugo_Chavez"][0]).read_bytes())
     env = {"MODEL_URI": str(bundle_dir), "INDEX_PATH": str(tmp_path / "faces.sqlite3")}
     api = UvicornAPI(env).start()
     script = [str(ROOT / "index_people.sh"), str(folder), api.url]
     try:
         first = subprocess.run(script, capture_output=True, text=True, timeout=300)
         assert first.returncode == 1, first.stdout + first.stderr
-        assert "enrolled 3, skipped 0, failed 1 of 4 images" in first.stdout
+        assert "enrolled 4, skipped 0, failed 1 of 5 images" in first.stdout
         assert "Broken_File.jpg (HTTP 422)" in first.stderr
         people = httpx.get(f"{api.url}/api/v1/people").json()["people"]
-        assert people == [{"name": "Colin Powell", "faces": 2}, {"name": "Tony Blair", "faces": 1}]
+        assert people == [
+            {"name": "@Hugo Chavez", "faces": 1},
+            {"name": "Colin Powell", "faces": 2},
+            {"name": "Tony Blair", "faces": 1},
+        ]
         (folder / "Broken_File.jpg").unlink()
         again = subprocess.run(script, capture_output=True, text=True, timeout=300)
-        assert again.returncode == 0 and "enrolled 0, skipped 3, failed 0 of 3 images" in again.stdout
-        assert httpx.get(f"{api.url}/api/v1/people").json()["total_faces"] == 3
+        assert again.returncode == 0 and "enrolled 0, skipped 4, failed 0 of 4 images" in again.stdout
+        assert httpx.get(f"{api.url}/api/v1/people").json()["total_faces"] == 4
     finally:
         api.stop()
     down = subprocess.run(script, capture_output=True, text=True, timeout=60)
