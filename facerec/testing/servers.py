@@ -161,7 +161,13 @@ class UvicornAPI:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "api", "--port", str(self.port)],
             cwd=self._cwd.name,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **self.env},
+            # the checkout's Metaflow runs stay reachable (MODEL_URI=FacialRecognitionTrainFlow/...) from elsewhere
+            env={
+                **os.environ,
+                "PYTHONPATH": str(REPO_ROOT),
+                "METAFLOW_DATASTORE_SYSROOT_LOCAL": os.environ.get("METAFLOW_DATASTORE_SYSROOT_LOCAL", str(REPO_ROOT)),
+                **self.env,
+            },
             stdout=self._output,
             stderr=subprocess.STDOUT,
             text=True,
