@@ -209,6 +209,17 @@ def index_benchmark() -> str:
     return "\n".join(rows) + "\n" + source("index_benchmark.json", extra=note)
 
 
+def open_set_fit() -> str:
+    bench = load("open_set_benchmark.json")
+    fit = bench["open_set_fit"]
+    rows = ["| person score | dev held-out: named right at FPIR 5% | chosen |", "|---|---|---|"]
+    for aggregate, figures in fit["aggregates"].items():
+        chosen = "**yes**" if aggregate == fit["chosen"] else ""
+        rows.append(f"| {aggregate} | {pct(1 - figures['held_out_fnir_at_fpir_0.05'])} | {chosen} |")
+    note = f"; {bench['model_version']}; threshold P >= {fit['threshold']:.3f}, {fit['dev_probes']:,} dev probes"
+    return "\n".join(rows) + "\n" + source("open_set_benchmark.json", extra=note)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "train-results": train_results,
     "open-set-results": open_set_results,
@@ -219,6 +230,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "ablation-train-dev": lambda: ablation("loss_ablation_train_dev.json"),
     "test-time-resolution": lambda: test_time_resolution("test_time_resolution.json"),
     "api-benchmark": api_benchmark,
+    "open-set-fit": open_set_fit,
     "index-benchmark": index_benchmark,
 }
 

@@ -175,6 +175,7 @@ def main() -> None:
         "default_thresholds": {"pair": 0.5, "open_set": recognizer.default_threshold},
         "test_people": len(names),
         "test_strangers": len(strangers),
+        "open_set_fit": recognizer.bundle.metrics.get("open_set_fit"),
         "results": {},
     }
     for detect in (True, False):
