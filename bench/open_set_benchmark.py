@@ -98,7 +98,9 @@ def enrol_gallery(recognizer: Recognizer, people, names, photos: int, faces) -> 
 
 def decide(recognizer: Recognizer, probes: list[tuple[str, str | None]], faces) -> dict[str, Decisions]:
     """Both rules for every probe (a photo with no face found is a probe nobody names)."""
-    results: dict[str, dict[str, list]] = {r: {"best": [], "score": [], "correct": []} for r in ("pair", "open_set")}
+    results: dict[str, dict[str, list]] = {
+        r: {"best": [], "score": [], "correct": [], "tiebreak": []} for r in ("pair", "open_set")
+    }
     known = []
     for path, identity in probes:
         known.append(identity is not None)
@@ -106,6 +108,7 @@ def decide(recognizer: Recognizer, probes: list[tuple[str, str | None]], faces) 
             for rule in results.values():
                 rule["best"].append(UNKNOWN)
                 rule["score"].append(0.0)
+                rule["tiebreak"].append(-1.0)
                 rule["correct"].append(False)
             continue
         face, vector = faces[path][0][0], faces[path][1]
@@ -113,15 +116,17 @@ def decide(recognizer: Recognizer, probes: list[tuple[str, str | None]], faces) 
         best_face = top_face[0]
         results["pair"]["best"].append(best_face.name)
         results["pair"]["score"].append(float(recognizer.bundle.calibrator(best_face.similarity)))
+        results["pair"]["tiebreak"].append(best_face.similarity)
         results["pair"]["correct"].append(best_face.name == identity)
         (answer,) = recognizer.identify([face], vector[None], k=5, threshold=0.0)
         best = answer.candidates[0]
         results["open_set"]["best"].append(best.name)
         results["open_set"]["score"].append(best.probability)
+        results["open_set"]["tiebreak"].append(best.similarity)
         results["open_set"]["correct"].append(best.name == identity)
     known_mask = np.array(known)
     return {
-        rule: Decisions(r["best"], np.array(r["score"]), np.array(r["correct"]), known_mask)
+        rule: Decisions(r["best"], np.array(r["score"]), np.array(r["correct"]), known_mask, np.array(r["tiebreak"]))
         for rule, r in results.items()
     }
 

@@ -73,7 +73,8 @@ def main() -> None:
         people, bundle.split.dev, []
     )
     paths = sorted(set(pairs.paths) | set(gallery_paths) | set(probe_paths))
-    train_preprocess = bundle.metrics.get("train", {}).get("preprocess")
+    # the bundle's preprocess config holds the training input and the served (test) input side by side
+    train_preprocess = {"image_size": bundle.preprocess.image_size, "crop_fraction": bundle.preprocess.crop_fraction}
     print(
         f"{len(bundle.split.dev)} dev people, {len(pairs.pairs)} pairs, {len(probe_paths)} rank-1 probes, "
         f"{len(paths)} images",
@@ -110,8 +111,7 @@ def main() -> None:
         **environment(),
         "model": args.model,
         "model_version": bundle.model_version,
-        "trained_with": train_preprocess,
-        "served_with": bundle.preprocess.to_dict() | {"flip_tta": bundle.encoder.config.flip_tta},
+        "preprocess": bundle.preprocess.to_dict() | {"flip_tta": bundle.encoder.config.flip_tta},
         "threads": args.threads,
         "dev_people": len(bundle.split.dev),
         "dev_pairs": len(pairs.pairs),

@@ -20,8 +20,10 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from ..model.calibration import IsotonicCalibrator
-from ..model.openset import AGGREGATES, SERVED_AGGREGATES, OpenSetCalibrator, cohort_statistics, evidence
+from ..model.openset import AGGREGATES, FEATURES, SERVED_AGGREGATES, OpenSetCalibrator, cohort_statistics, evidence
 from .metrics import FPIR_LEVELS, expected_calibration_error, fnir_at_fpir, reliability_curve
+
+TOP = FEATURES.index("top")  # the evidence column holding the best person's score
 
 # probes in the dev simulations are 40% strangers, as in the test protocol (1,342 known, 815 strangers): calibrated
 # probabilities assume that share
@@ -75,12 +77,25 @@ def build_gallery(
 
 @dataclass
 class Decisions:
-    """Per probe: the best person, the score a threshold is applied to, and whether the best person is right."""
+    """Per probe: the best person, the score a threshold is applied to, and whether the best person is right.
+
+    ``tiebreak`` (the best person's similarity) orders probes whose scores tie: isotonic calibrators map whole
+    ranges of evidence to one probability, and thresholding those plateaus alone reaches only a few FPIRs, so the
+    FNIR-at-FPIR figures and DET curves would measure the plateaus rather than the evidence."""
 
     best: list[str]
     score: np.ndarray
     correct: np.ndarray  # best person is the probe's identity (always False for strangers)
     known: np.ndarray
+    tiebreak: np.ndarray | None = None
+
+    def ranking(self) -> np.ndarray:
+        """Every probe's position when sorted by score, then tiebreak: what a threshold on the score, ties broken
+        by the similarity, can separate."""
+        keys = (self.score,) if self.tiebreak is None else (self.tiebreak, self.score)
+        ranks = np.empty(len(self.score))
+        ranks[np.lexsort(keys)] = np.arange(len(self.score))
+        return ranks
 
 
 def person_matrix(gallery: Gallery, aggregate: str) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -127,26 +142,28 @@ def pair_rule(gallery: Gallery, pair_calibrator: IsotonicCalibrator) -> Decision
     best = [gallery.names[j] for j in top]
     known = np.array([n is not None for n in gallery.probe_names])
     correct = np.array([b == n for b, n in zip(best, gallery.probe_names, strict=True)])
-    return Decisions(best, pair_calibrator(sims[np.arange(len(sims)), top]), correct, known)
+    similarity = sims[np.arange(len(sims)), top]
+    return Decisions(best, pair_calibrator(similarity), correct, known, tiebreak=similarity)
 
 
 def open_set_rule(gallery: Gallery, calibrator: OpenSetCalibrator, cohort: np.ndarray) -> Decisions:
     features, best, correct = open_set_evidence(gallery, calibrator.aggregate, cohort, calibrator.cohort_top)
     known = np.array([n is not None for n in gallery.probe_names])
-    return Decisions(best, calibrator(features), correct, known)
+    return Decisions(best, calibrator(features), correct, known, tiebreak=features[:, TOP])
 
 
 def identification_report(decisions: Decisions, threshold: float) -> dict:
     """FRVT-style figures of one rule on one gallery, plus what it does at ``threshold`` and how well its
     probability is calibrated (open-set ECE: P against "named the right person")."""
     known, unknown = decisions.known, ~decisions.known
+    ranks = decisions.ranking()
     report: dict = {
         "known_probes": int(known.sum()),
         "strangers": int(unknown.sum()),
         "rank1": float(decisions.correct[known].mean()),
     }
     for level in FPIR_LEVELS:
-        fnir, _ = fnir_at_fpir(decisions.score[known], decisions.correct[known], decisions.score[unknown], level)
+        fnir, _ = fnir_at_fpir(ranks[known], decisions.correct[known], ranks[unknown], level)
         report[f"fnir_at_fpir_{level:g}"] = fnir
     named = decisions.score >= threshold
     report |= {
@@ -163,10 +180,9 @@ def identification_report(decisions: Decisions, threshold: float) -> dict:
 def det_curve(decisions: Decisions, points: int = 60) -> dict[str, list[float]]:
     """FNIR against FPIR along the threshold, for a DET plot (log axes)."""
     known, unknown = decisions.known, ~decisions.known
+    ranks = decisions.ranking()
     levels = np.unique(np.concatenate([np.geomspace(1 / max(unknown.sum(), 1), 1.0, points), [1.0]]))
-    fnirs = [
-        fnir_at_fpir(decisions.score[known], decisions.correct[known], decisions.score[unknown], f)[0] for f in levels
-    ]
+    fnirs = [fnir_at_fpir(ranks[known], decisions.correct[known], ranks[unknown], f)[0] for f in levels]
     return {"fpir": levels.tolist(), "fnir": fnirs}
 
 
@@ -244,8 +260,9 @@ def fit_open_set(
         )
         test = rounds % 2 == 1  # fit on even rounds, compare on odd ones
         model = _fit(features[~test], correct[~test], aggregate, cohort_top)
-        scores, kept = model(features[test]), known[test]
-        fnir, _ = fnir_at_fpir(scores[kept], correct[test][kept], scores[~kept], 0.05)
+        held_out = Decisions([], model(features[test]), correct[test], known[test], features[test][:, TOP])
+        ranks, kept = held_out.ranking(), known[test]
+        fnir, _ = fnir_at_fpir(ranks[kept], correct[test][kept], ranks[~kept], 0.05)
         choice[aggregate] = {"held_out_fnir_at_fpir_0.05": fnir, "held_out_probes": int(test.sum())}
     # chosen among what a search result can serve; the centroid's figure is reported for the record
     best = min(SERVED_AGGREGATES, key=lambda a: choice[a]["held_out_fnir_at_fpir_0.05"])

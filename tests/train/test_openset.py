@@ -11,6 +11,7 @@ from facerec.train.metrics import fnir_at_fpir
 from facerec.train.openset import (
     Decisions,
     build_gallery,
+    det_curve,
     evaluate_open_set,
     fit_open_set,
     identification_report,
@@ -83,6 +84,19 @@ def test_the_report_counts_strangers_named_and_known_named_right_or_wrong():
     assert report["strangers_named"] == pytest.approx(0.5)  # 0.7 of the two strangers
     assert report["known_named_correctly"] == pytest.approx(1 / 3)
     assert report["known_named_wrongly"] == pytest.approx(1 / 3)
+
+
+def test_probability_plateaus_are_ranked_by_the_similarity_for_fnir_at_fpir():
+    # an isotonic calibrator gives every probe the same P: on P alone no threshold names fewer than all strangers
+    known = np.array([True] * 4 + [False] * 10)
+    similarity = np.array([0.9, 0.8, 0.7, 0.2] + [0.1 * i / 10 for i in range(10)])
+    plateau = dict(best=["a"] * 14, score=np.full(14, 0.6), correct=known.copy(), known=known)
+    flat = identification_report(Decisions(**plateau), threshold=0.5)
+    ranked = identification_report(Decisions(**plateau, tiebreak=similarity), threshold=0.5)
+    assert flat["fnir_at_fpir_0.1"] == 1.0  # one stranger in ten may be named; the tie names all or none
+    assert ranked["fnir_at_fpir_0.1"] == 0.0  # the known probes all outscore every stranger
+    assert ranked["strangers_named"] == flat["strangers_named"] == 1.0  # the served threshold still acts on P
+    assert det_curve(Decisions(**plateau, tiebreak=similarity))["fnir"][0] == 0.0
 
 
 def test_the_open_set_calibrator_fitted_on_some_people_holds_on_others():
