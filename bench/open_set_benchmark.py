@@ -21,6 +21,7 @@ Writes bench/results/open_set_benchmark.json and docs/open_set_det.png, docs/ope
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -160,7 +161,11 @@ def main() -> None:
     parser.add_argument("--no-teacher", action="store_true", help="skip the dlib reference row")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "open_set_benchmark.json"))
     parser.add_argument("--plots", default=str(ROOT / "docs"), help="folder for the DET and reliability plots")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plots from --out's JSON, run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(json.loads(Path(args.out).read_text()), Path(args.plots))
+        return
 
     started = time.monotonic()
     people = scan_people(resolve_dataset(args.dataset))
@@ -237,10 +242,13 @@ def plot(report: dict, folder: Path) -> None:
                    title=f"Open-set identification, served path ({report['test_people']} test people)")  # fmt: skip
     fig.savefig(folder / "open_set_det.png", dpi=110)
     one = detected["1_photos"]["open_set"]
-    fig = reliability_diagram(one["reliability"], one["ece_15_bins"])
-    fig.axes[0].set_title(f"Open-set P(named person is right), 1 photo each (ECE {one['ece_15_bins']:.3f})")
-    fig.axes[0].set_ylabel("observed share named rightly")
-    fig.axes[1].set_xlabel("P(the named person is right)")
+    fig = reliability_diagram(
+        one["reliability"],
+        one["ece_15_bins"],
+        title="Open-set answers on test people, 1 photo each",
+        event="the named person is right",
+        unit="probes",
+    )
     fig.savefig(folder / "open_set_reliability.png", dpi=110)
 
 

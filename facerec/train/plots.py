@@ -9,17 +9,27 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 
-def reliability_diagram(reliability: dict[str, list[float]], ece: float | None = None) -> Figure:
-    """Observed frequency of "same person" against calibrated probability, per bin (from metrics.reliability_curve)."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), height_ratios=(3, 1), sharex=True)
+def reliability_diagram(
+    reliability: dict[str, list[float]],
+    ece: float | None = None,
+    title: str = "Reliability on test pairs",
+    event: str = "same person",
+    unit: str = "pairs",
+) -> Figure:
+    """Observed frequency of ``event`` against the calibrated probability, per bin (from metrics.reliability_curve),
+    and how many ``unit`` fall in each bin."""
+    n_bins = 15
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 6), height_ratios=(3, 1), sharex=True)
     top.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     top.plot(reliability["confidence"], reliability["frequency"], "o-", label="calibrated model")
-    top.set_ylabel("observed frequency of same person")
-    top.set_title("Reliability on test pairs" + (f" (ECE {ece:.3f})" if ece is not None else ""))
+    top.set_ylabel(f"observed frequency: {event}")
+    top.set_title(title + (f" (ECE {ece:.3f})" if ece is not None else ""), fontsize=10)
     top.legend(loc="upper left")
-    bottom.bar(reliability["confidence"], reliability["count"], width=1 / 15, color="tab:blue", alpha=0.6)
-    bottom.set_xlabel("calibrated P(same person)")
-    bottom.set_ylabel("pairs")
+    # counts drawn at their bin's centre (the curve's points sit at the bin's mean probability)
+    centres = [(min(int(c * n_bins), n_bins - 1) + 0.5) / n_bins for c in reliability["confidence"]]
+    bottom.bar(centres, reliability["count"], width=0.9 / n_bins, color="tab:blue", alpha=0.6)
+    bottom.set_xlabel(f"calibrated P({event})")
+    bottom.set_ylabel(unit)
     bottom.set_xlim(0, 1)
     fig.tight_layout()
     return fig
