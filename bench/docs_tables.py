@@ -98,7 +98,7 @@ def demo_results() -> str:
     answers = bench["samples"]["answers"]
     rows = ["| photo | expected | answer | P |", "|---|---|---|---|"]
     for a in answers:
-        mark = "" if a["right"] else " (wrong)"
+        mark = "" if a["right"] else " (missed)" if a["answer"] == "unknown" else " (wrong)"
         rows.append(f"| `{a['photo']}` | {a['expected']} | {a['answer']}{mark} | {a['probability']:.2f} |")
     test = bench["test"]
     note = (
@@ -114,8 +114,10 @@ def reliability_results() -> str:
     rows = ["| scenario | result |", "|---|---|"]
     if "schemathesis" in r:
         s = r["schemathesis"]
-        rows.append(f"| schemathesis (all phases, stateful links) | exit code {s['exit_code']}: "
-                    f"{'no server error' if s['exit_code'] == 0 else 'failures'} ({s['seconds']:.0f} s) |")  # fmt: skip
+        cases = s.get("report", {}).get("test_cases", {})
+        counted = f"{cases['generated']:,} cases, {cases['with_failures']} with a server error, " if cases else ""
+        rows.append(f"| schemathesis (all phases, stateful links) | {counted}exit code {s['exit_code']} "
+                    f"({s['seconds'] / 60:.0f} min) |")  # fmt: skip
     if "uploads" in r:
         for case, u in r["uploads"].items():
             rows.append(f"| 1 GB upload, {case} | HTTP {u['status']}, {u['server_disk_bytes_written']:,} bytes "
@@ -128,7 +130,8 @@ def reliability_results() -> str:
         k = r["kill"]
         refused = sum(k["photos_refused_for_their_content"].values())
         once = "yes" if k["every_person_exactly_once"] else "NO"
-        rows.append(f"| SIGKILL mid-batch ({k['people_in_folder']} photos), restart, rerun | "
+        rows.append(f"| SIGKILL mid-batch ({k['people_in_folder']} photos; at {k['people_when_killed']} enrolled), "
+                    f"restart, rerun | "
                     f"{k['people_enrolled']} people enrolled, faces per person {k['faces_per_person']}, "
                     f"{refused} photos refused for their content; everyone exactly once: {once} |")  # fmt: skip
     if "outages" in r:

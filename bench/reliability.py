@@ -110,7 +110,7 @@ def main() -> None:
                 (folder / name).mkdir(parents=True)
                 shutil.copy(people[name][0], folder / name)
             env = base_env | {"INDEX_PATH": str(work / "kill.sqlite3")}
-            results["kill"] = reliability.kill_during_batch(env, folder, kill_after_s=20)
+            results["kill"] = reliability.kill_during_batch(env, folder, kill_at_people=280)
             print("kill:", results["kill"], flush=True)
         if "outages" in args.only:
             results["outages"] = outages(work, base_env)

@@ -7,6 +7,7 @@ Each scenario returns a dict of figures; none asserts. Loopback only, bounded in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import select
@@ -161,21 +162,31 @@ def concurrent_enrolments(api: UvicornAPI, key: str | None, images: list[bytes],
     }
 
 
-def kill_during_batch(env: dict[str, str], folder: Path, kill_after_s: float) -> dict:
-    """``index_people.sh`` over ``folder``; the API is killed (SIGKILL) mid-batch, restarted, the batch run again."""
+def kill_during_batch(env: dict[str, str], folder: Path, kill_at_people: int, timeout_s: float = 600) -> dict:
+    """``index_people.sh`` over ``folder``; the API is killed (SIGKILL) once ``kill_at_people`` people are enrolled
+    (mid-batch by construction, however fast the machine), restarted, and the batch run again."""
     script = [str(REPO_ROOT / "index_people.sh"), str(folder)]
     api = UvicornAPI(env).start()
     script_env = {**os.environ, "API_KEY": env.get("API_KEY", "")}
+    headers = {"X-API-Key": env["API_KEY"]} if env.get("API_KEY") else {}
     batch = subprocess.Popen(
         [*script, api.url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=script_env
     )
-    time.sleep(kill_after_s)
+    deadline = time.monotonic() + timeout_s
+    people_when_killed = 0
+    while batch.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            listed = httpx.get(f"{api.url}/api/v1/people", headers=headers, timeout=10).json()["people"]
+            people_when_killed = len(listed)
+        if people_when_killed >= kill_at_people:
+            break
+        time.sleep(0.02)
+    batch_was_running = batch.poll() is None
     api.stop(crash=True)
     first_output = batch.communicate(timeout=600)[0]
     restarted = UvicornAPI(env).start()
     try:
         again = subprocess.run([*script, restarted.url], capture_output=True, text=True, timeout=3600, env=script_env)
-        headers = {"X-API-Key": env["API_KEY"]} if env.get("API_KEY") else {}
         people = httpx.get(f"{restarted.url}/api/v1/people", headers=headers, timeout=60).json()["people"]
     finally:
         restarted.stop()
@@ -194,6 +205,8 @@ def kill_during_batch(env: dict[str, str], folder: Path, kill_after_s: float) ->
     names = sorted(p["name"] for p in people)
     return {
         "people_in_folder": len(expected),
+        "people_when_killed": people_when_killed,
+        "batch_was_running_when_killed": batch_was_running,
         "first_run_before_the_kill": summary_line,
         "second_run": again.stdout.strip().splitlines()[-1] if again.stdout.strip() else again.stderr[-300:],
         "photos_refused_for_their_content": refusals,
@@ -220,7 +233,8 @@ def schemathesis_run(url: str, key: str | None, max_examples: int, seed: int = 0
         if key:
             command += ["-H", f"X-API-Key: {key}"]
         started = time.monotonic()
-        result = subprocess.run(command, capture_output=True, text=True, timeout=max_time_s + 300)
+        # run in the temporary folder: schemathesis writes a crash cache into its working directory
+        result = subprocess.run(command, capture_output=True, text=True, timeout=max_time_s + 300, cwd=folder)
         summary = json.loads(report.read_text()) if report.is_file() else {}
     return {
         "exit_code": result.returncode,

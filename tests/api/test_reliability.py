@@ -67,7 +67,8 @@ def test_a_batch_killed_mid_way_and_run_again_enrols_everyone_exactly_once(tiny_
         (folder / name).mkdir(parents=True)
         shutil.copy(lfw_people[name][0], folder / name)
     env = {"MODEL_URI": str(tiny_bundle_dir), "INDEX_PATH": str(tmp_path / "faces.sqlite3"), "API_KEY": KEY}
-    figures = reliability.kill_during_batch(env, folder, kill_after_s=2.0)
+    figures = reliability.kill_during_batch(env, folder, kill_at_people=20)
+    assert figures["batch_was_running_when_killed"] and 20 <= figures["people_when_killed"] < len(names), figures
     assert figures["every_person_exactly_once"], figures
     refused = sum(figures["photos_refused_for_their_content"].values())
     assert figures["people_enrolled"] + refused == len(names) and refused <= 2, figures
