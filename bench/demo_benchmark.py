@@ -11,36 +11,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("METAFLOW_USER", "facerec")
 
-from bench.reporting import environment, write_report  # noqa: E402
+from bench.reporting import FLOW, environment, finished_run, run_training_flow, write_report  # noqa: E402
 from facerec.model.preprocess import load_rgb  # noqa: E402
 from facerec.serve.build import build_recognizer  # noqa: E402
 from facerec.serve.errors import RecognitionError  # noqa: E402
 from facerec.serve.settings import Settings  # noqa: E402
 from facerec.train.config import DEMO_FLOW_ARGS  # noqa: E402
 
-FLOW = "FacialRecognitionTrainFlow"
 SAMPLES = ROOT / "sample-faces"
-
-
-def train_demo() -> tuple[str, float]:
-    started = time.monotonic()
-    cmd = [sys.executable, str(ROOT / "metaflow_train.py"), "--no-pylint", "run", *DEMO_FLOW_ARGS]
-    print("running:", " ".join(cmd), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
-    from metaflow import Flow, namespace
-
-    namespace(None)
-    return Flow(FLOW).latest_successful_run.id, time.monotonic() - started
 
 
 def sample_answers(model_uri: str) -> dict:
@@ -80,16 +66,11 @@ def main() -> None:
     parser.add_argument("--run-id", help="report this finished demo run instead of training one")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "demo_benchmark.json"))
     args = parser.parse_args()
-    from metaflow import Run, namespace
-
     wall = None
     run_id = args.run_id
     if run_id is None:
-        run_id, wall = train_demo()
-    namespace(None)
-    run = Run(f"{FLOW}/{run_id}")
-    if wall is None and run.finished_at:
-        wall = (run.finished_at - run.created_at).total_seconds()
+        run_id, wall = run_training_flow(list(DEMO_FLOW_ARGS))
+    run, wall = finished_run(run_id, wall)
     data = run.data
     metrics = data.metrics
     report = {

@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOW = "FacialRecognitionTrainFlow"
 
 
 def environment() -> dict[str, str]:
@@ -22,3 +28,26 @@ def write_report(report: dict, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))
     return path
+
+
+def run_training_flow(flow_args: list[str]) -> tuple[str, float]:
+    """Run ``metaflow_train.py run`` with ``flow_args``; returns the new run's id and its wall time in seconds."""
+    started = time.monotonic()
+    cmd = [sys.executable, str(ROOT / "metaflow_train.py"), "--no-pylint", "run", *flow_args]
+    print("running:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    from metaflow import Flow, namespace
+
+    namespace(None)
+    return Flow(FLOW).latest_successful_run.id, time.monotonic() - started
+
+
+def finished_run(run_id: str, wall: float | None = None):
+    """The Metaflow run and its wall time: ``wall`` when this process timed it, else from the run's timestamps."""
+    from metaflow import Run, namespace
+
+    namespace(None)
+    run = Run(f"{FLOW}/{run_id}")
+    if wall is None and run.finished_at:
+        wall = (run.finished_at - run.created_at).total_seconds()
+    return run, wall

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +24,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from bench.reporting import environment, write_report  # noqa: E402
+from bench.reporting import FLOW, environment, finished_run, run_training_flow, write_report  # noqa: E402
 from facerec.model.encoder import EncoderConfig, create_backbone  # noqa: E402
 from facerec.model.split import PersonSplit  # noqa: E402
 from facerec.train.calibrate import fit_isotonic  # noqa: E402
@@ -34,7 +32,6 @@ from facerec.train.config import Recipe  # noqa: E402
 from facerec.train.data import images_of, resolve_dataset, scan_people  # noqa: E402
 from facerec.train.evaluation import build_pairs, embed_paths, evaluate_test, pair_similarities  # noqa: E402
 
-FLOW = "FacialRecognitionTrainFlow"
 SHOWN = [
     ("verification_accuracy", "verification acc", "{:.1%}"),
     ("roc_auc", "ROC AUC", "{:.4f}"),
@@ -63,24 +60,8 @@ class ImageNetFeatures(nn.Module):
         return self(images)
 
 
-def run_flow(seed: int, extra_args: list[str]) -> tuple[str, float]:
-    started = time.monotonic()
-    cmd = [sys.executable, str(ROOT / "metaflow_train.py"), "--no-pylint", "run", "--seed", str(seed), *extra_args]
-    print("running:", " ".join(cmd), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
-    from metaflow import Flow, namespace
-
-    namespace(None)
-    return Flow(FLOW).latest_successful_run.id, time.monotonic() - started
-
-
 def run_report(run_id: str, wall: float | None) -> dict:
-    from metaflow import Run, namespace
-
-    namespace(None)
-    run = Run(f"{FLOW}/{run_id}")
-    if wall is None and run.finished_at:
-        wall = (run.finished_at - run.created_at).total_seconds()
+    run, wall = finished_run(run_id, wall)
     data = run.data
     train = data.train_result
     return {
@@ -138,15 +119,12 @@ def main() -> None:
     else:
         runs = []
         for seed in args.seeds:
-            run_id, wall = run_flow(seed, args.flow_args)
+            run_id, wall = run_training_flow(["--seed", str(seed), *args.flow_args])
             runs.append(run_report(run_id, wall))
     report = {**environment(), "runs": runs, "summary": summary(runs)}
     if not args.no_baseline:
         print("evaluating the untrained ImageNet Lite0 baseline on the same protocol ...", flush=True)
-        from metaflow import Run, namespace
-
-        namespace(None)
-        data = Run(runs[0]["run"]).data
+        data = finished_run(runs[0]["run"].split("/")[-1])[0].data
         report["imagenet_lite0_baseline"] = baseline_metrics(
             Recipe.from_dict(data.recipe), PersonSplit.from_json(data.split_json)
         )

@@ -66,6 +66,14 @@ def verification_metrics(scores: np.ndarray, labels: np.ndarray, seed: int = 0) 
     }
 
 
+def threshold_at_fpir(unknown_scores: np.ndarray, fpir: float) -> float:
+    """The lowest score threshold (a probe is named when its score reaches it) at which at most ``fpir`` of the
+    unknown probes are named; -inf when every one of them may be."""
+    unknown = np.sort(np.asarray(unknown_scores, dtype=np.float64))[::-1]
+    allowed = int(np.floor(fpir * len(unknown) + 1e-9))
+    return float(np.nextafter(unknown[allowed], np.inf)) if allowed < len(unknown) else -np.inf
+
+
 def fnir_at_fpir(
     known_scores: np.ndarray, known_correct: np.ndarray, unknown_scores: np.ndarray, fpir: float
 ) -> tuple[float, float]:
@@ -75,9 +83,7 @@ def fnir_at_fpir(
     threshold is the lowest one at which FPIR <= ``fpir``. FNIR = share of known probes not named correctly (named
     the wrong person, or not named). Returns (FNIR, threshold).
     """
-    unknown = np.sort(np.asarray(unknown_scores, dtype=np.float64))[::-1]
-    allowed = int(np.floor(fpir * len(unknown) + 1e-9))
-    threshold = float(np.nextafter(unknown[allowed], np.inf)) if allowed < len(unknown) else -np.inf
+    threshold = threshold_at_fpir(unknown_scores, fpir)
     named = np.asarray(known_correct, dtype=bool) & (np.asarray(known_scores, dtype=np.float64) >= threshold)
     return float(1 - named.mean()), threshold
 

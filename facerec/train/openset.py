@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..model.calibration import IsotonicCalibrator
 from ..model.openset import AGGREGATES, FEATURES, SERVED_AGGREGATES, OpenSetCalibrator, cohort_statistics, evidence
-from .metrics import FPIR_LEVELS, expected_calibration_error, fnir_at_fpir, reliability_curve
+from .metrics import FPIR_LEVELS, expected_calibration_error, fnir_at_fpir, reliability_curve, threshold_at_fpir
 
 TOP = FEATURES.index("top")  # the evidence column holding the best person's score
 
@@ -272,9 +272,7 @@ def fit_open_set(
     check, _, check_known, _ = simulate(
         embeddings, people, dev_names, dev_singles, cohort, best, cohort_top, seed=seed + 1
     )
-    stranger_p = np.sort(calibrator(check[~check_known]))[::-1]
-    allowed = int(np.floor(fpir_target * len(stranger_p)))
-    threshold = float(np.nextafter(stranger_p[allowed], 1.0)) if allowed < len(stranger_p) else 0.0
+    threshold = threshold_at_fpir(calibrator(check[~check_known]), fpir_target)
     calibrator.threshold = min(max(threshold, 0.0), 1.0)
     calibrator.fpir_target = fpir_target
     report = {"aggregates": choice, "chosen": best, "dev_probes": len(correct), "threshold": calibrator.threshold}
