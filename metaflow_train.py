@@ -79,6 +79,13 @@ class FacialRecognitionTrainFlow(FlowSpec):
         "distill_weight", default=_TRAIN.distill_weight, help="dlib teacher distillation (0 = off)"
     )
     distill_mode = Parameter("distill_mode", default=_TRAIN.distill_mode, help="relation | embedding")
+    distill_memory = Parameter(
+        "distill_memory", default=_TRAIN.distill_memory, help="earlier images the relation also covers (0 = batch)"
+    )
+    lookalike_batches = Parameter(
+        "lookalike_batches", default=_TRAIN.lookalike_batches, help="share of batches of teacher look-alikes"
+    )
+    lookalike_pool = Parameter("lookalike_pool", default=_TRAIN.lookalike_pool, help="look-alikes drawn from")
     centre_weight = Parameter(
         "centre_weight", default=_TRAIN.centre_weight, help="margin softmax on the teacher's identity centres (0 = off)"
     )

@@ -4,7 +4,8 @@
     python bench/loss_ablation.py --steps 500 --configs triplet:distill_weight=0 singles:singles_per_batch=8
 
 Each configuration = NAME[:KEY=VALUE,KEY=VALUE...] over the default TrainConfig (facerec/train/config.py); the key
-``fractions`` (e.g. ``0.7/0.1/0.2``) trains on another split's train part. Every configuration is measured on the same
+``fractions`` (e.g. ``0.7/0.1/0.2``) trains on another split's train part; ``seed`` another training seed on the same
+split (to see how far two seeds of one recipe differ). Every configuration is measured on the same
 dev people and dev strangers: those of ``--dev-fractions`` (default: the default split's), which must not overlap
 any configuration's training people. The schedule (warm-up + cosine) is compressed into ``--steps``, so the numbers
 rank recipes; they are not what a full run reaches. Counting steps rather than minutes keeps runs comparable when
@@ -64,13 +65,9 @@ def run_config(spec: str, steps: int, people: dict, dev: DevProtocol, dev_names:
     split = split_people(people, changes.pop("fractions", (0.6, 0.2, 0.2)), seed)
     if dev_names & (set(split.train) | set(split.singles_train)):
         raise SystemExit(f"{name}: its training people overlap the dev people the ablation measures on")
-    config = TrainConfig(
-        max_steps=steps,
-        max_minutes=0,
-        patience=steps,  # no early stop: every configuration sees the same steps
-        seed=seed,
-        **changes,
-    )
+    # no early stop: every configuration sees the same steps; ``seed=`` in a configuration changes the training seed
+    # (initialisation, batches) and keeps the measured split
+    config = TrainConfig(**({"max_steps": steps, "max_minutes": 0, "patience": steps, "seed": seed} | changes))
     teacher = None
     if config.needs_teacher:
         teacher = teacher_descriptors(people, split.train + (split.singles_train if config.singles_per_batch else []))

@@ -39,6 +39,9 @@ class TrainConfig:
     # Measured on dev people (docs/experiments.md): relational distillation at weight 1 beat the triplet loss alone
     distill_weight: float = 1.0
     distill_mode: str = "relation"
+    # relational distillation also against this many images of earlier batches (a FIFO of detached student
+    # embeddings and their teacher descriptors; 0 = the batch only)
+    distill_memory: int = 0
     # train-part single-image people added to every batch: negatives for the triplet loss (never anchors), more
     # images for distillation, more identities for the teacher-centre classifier
     singles_per_batch: int = 0
@@ -48,6 +51,10 @@ class TrainConfig:
     centre_weight: float = 1.0
     centre_margin: float = 0.2
     centre_scale: float = 30.0
+    # share of batches whose people are look-alikes: a random person and people_per_batch - 1 drawn from the
+    # lookalike_pool people nearest to them in the teacher's space (identity centres); needs the teacher
+    lookalike_batches: float = 0.0
+    lookalike_pool: int = 24
     warmup_fraction: float = 0.05
     # exponential moving average of the weights, evaluated and kept instead of the raw weights (0 = off); timm's
     # warm-up shortens the average early on, so the horizon grows with training (~150 steps after 1,800)
@@ -71,7 +78,7 @@ class TrainConfig:
 
     @property
     def needs_teacher(self) -> bool:
-        return bool(self.distill_weight or self.centre_weight)
+        return bool(self.distill_weight or self.centre_weight or self.lookalike_batches)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,6 +119,12 @@ class TrainConfig:
             problems.append(f"distill_weight must be >= 0 and distill_mode one of {DISTILL_MODES}")
         if self.singles_per_batch < 0 or self.centre_weight < 0 or not 0 <= self.centre_margin < 1:
             problems.append("singles_per_batch and centre_weight must be >= 0, centre_margin in [0, 1)")
+        if self.distill_memory < 0 or (self.distill_memory and self.distill_mode != "relation"):
+            problems.append("distill_memory must be >= 0, and needs distill_mode 'relation'")
+        if not 0 <= self.lookalike_batches <= 1 or self.lookalike_pool < self.people_per_batch - 1:
+            problems.append(
+                "lookalike_batches must lie in [0, 1] and lookalike_pool hold at least people_per_batch - 1 people"
+            )
         if not 0 <= self.ema_decay < 1:
             problems.append(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if not 0 <= self.warmup_fraction < 1:

@@ -65,16 +65,35 @@ class TeacherDistillationLoss(nn.Module):
 
     ``mode="embedding"``: a linear map from the student's embedding to the teacher's space, trained with it, and one
     minus their cosine per image; the student must encode everything the teacher's descriptor holds.
+
+    ``memory`` (relation mode): also relate each batch image to the last ``memory`` images of earlier batches (their
+    student embeddings, detached, and teacher descriptors, in a FIFO; the cross-batch memory of Wang et al. 2020).
+    A batch of 8 people holds 28 pairs of different people; the memory adds thousands, from many more people.
     """
 
-    def __init__(self, embedding_dim: int, teacher_dim: int, mode: str = "relation"):
+    def __init__(self, embedding_dim: int, teacher_dim: int, mode: str = "relation", memory: int = 0):
         super().__init__()
         if mode not in DISTILL_MODES:
             raise ValueError(f"distillation mode must be one of {DISTILL_MODES}, got {mode!r}")
+        if memory and mode != "relation":
+            raise ValueError("a distillation memory needs mode='relation'")
         self.mode = mode
         self.head = nn.Linear(embedding_dim, teacher_dim, bias=False) if mode == "embedding" else None
+        self.memory = memory
+        # not saved with the model: the memory is training state, rebuilt within a few batches
+        self.register_buffer("memory_student", torch.zeros(memory, embedding_dim), persistent=False)
+        self.register_buffer("memory_teacher", torch.zeros(memory, teacher_dim), persistent=False)
+        self.filled, self.cursor = 0, 0
 
     needs_teacher = True
+
+    def remember(self, embeddings: torch.Tensor, teacher: torch.Tensor) -> None:
+        """Push a batch into the FIFO memory (detached), overwriting the oldest entries."""
+        rows = (self.cursor + torch.arange(len(embeddings), device=embeddings.device)) % self.memory
+        self.memory_student[rows] = embeddings.detach().to(self.memory_student.dtype)
+        self.memory_teacher[rows] = teacher.detach().to(self.memory_teacher.dtype)
+        self.cursor = (self.cursor + len(embeddings)) % self.memory
+        self.filled = min(self.memory, self.filled + len(embeddings))
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         if self.head is not None:
@@ -82,6 +101,15 @@ class TeacherDistillationLoss(nn.Module):
         pairs = torch.triu_indices(len(embeddings), len(embeddings), offset=1, device=embeddings.device)
         student_sims = (embeddings @ embeddings.T)[pairs[0], pairs[1]]
         teacher_sims = (teacher @ teacher.T)[pairs[0], pairs[1]]
+        if self.memory:
+            if self.filled:
+                # copies: the backward pass needs the memory as it was, and remember() overwrites it below
+                remembered_student = self.memory_student[: self.filled].clone()
+                remembered_teacher = self.memory_teacher[: self.filled].clone()
+                student_sims = torch.cat([student_sims, (embeddings @ remembered_student.T).flatten()])
+                teacher_sims = torch.cat([teacher_sims, (teacher @ remembered_teacher.T).flatten()])
+            if self.training:
+                self.remember(embeddings, teacher)
         student_sims = student_sims - student_sims.mean()
         teacher_sims = teacher_sims - teacher_sims.mean()
         correlation = (student_sims * teacher_sims).sum() / (student_sims.norm() * teacher_sims.norm() + 1e-8)

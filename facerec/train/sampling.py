@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -32,6 +32,11 @@ class PKBatchSampler(Sampler[list[int]]):
 
     People are drawn uniformly (so a person with 500 images is not 250 times as frequent as one with 2); their images
     are distinct where the person has enough, otherwise repeated (augmentation makes the copies differ).
+
+    Look-alike batches (``lookalike_batches``, the share of batches): a uniformly drawn person and
+    ``people_per_batch - 1`` people drawn from ``neighbours[label]`` (that person's look-alikes, nearest first, e.g.
+    in a teacher's space), so that the batch-hard negatives are hard ones; a random batch of 8 among 1,000 people
+    rarely holds two people who look alike.
     """
 
     def __init__(
@@ -43,6 +48,8 @@ class PKBatchSampler(Sampler[list[int]]):
         seed: int = 0,
         single_labels: set[int] = frozenset(),
         singles_per_batch: int = 0,
+        neighbours: Mapping[int, Sequence[int]] | None = None,
+        lookalike_batches: float = 0.0,
     ):
         by_person: dict[int, list[int]] = {}
         singles: list[int] = []
@@ -55,7 +62,23 @@ class PKBatchSampler(Sampler[list[int]]):
             raise ValueError(f"a batch needs {people_per_batch} people but only {len(by_person)} are available")
         if singles_per_batch > len(singles):
             raise ValueError(f"a batch needs {singles_per_batch} single-image people but only {len(singles)} exist")
-        self.indices_by_person = [np.array(v) for _, v in sorted(by_person.items())]
+        if lookalike_batches and neighbours is None:
+            raise ValueError("look-alike batches need each person's neighbours")
+        people = sorted(by_person)
+        position = {label: i for i, label in enumerate(people)}
+        self.indices_by_person = [np.array(by_person[label]) for label in people]
+        # neighbours as positions in indices_by_person, labelled people only
+        self.neighbours = (
+            [
+                np.array([position[other] for other in neighbours[label] if other in position and other != label])
+                for label in people
+            ]
+            if lookalike_batches
+            else []
+        )
+        if lookalike_batches and min(len(n) for n in self.neighbours) < people_per_batch - 1:
+            raise ValueError(f"look-alike batches need at least {people_per_batch - 1} neighbours per person")
+        self.lookalike_batches = lookalike_batches
         self.singles = np.array(singles, dtype=np.int64)
         self.singles_per_batch = singles_per_batch
         self.people_per_batch = people_per_batch
@@ -75,7 +98,14 @@ class PKBatchSampler(Sampler[list[int]]):
         k = self.images_per_person
         for _ in range(self.num_batches):
             batch: list[int] = []
-            for person in rng.choice(len(self.indices_by_person), self.people_per_batch, replace=False):
+            # the extra draw only when look-alike batches are on, so that other runs keep their batches
+            if self.lookalike_batches and rng.random_sample() < self.lookalike_batches:
+                first = rng.randint(len(self.indices_by_person))
+                others = rng.choice(self.neighbours[first], self.people_per_batch - 1, replace=False)
+                chosen_people = np.concatenate([[first], others])
+            else:
+                chosen_people = rng.choice(len(self.indices_by_person), self.people_per_batch, replace=False)
+            for person in chosen_people:
                 indices = self.indices_by_person[person]
                 if len(indices) >= k:
                     chosen = rng.choice(indices, k, replace=False)

@@ -73,6 +73,16 @@ def identity_centres(labels: Sequence[int], teacher_vectors: torch.Tensor, n_lab
     return torch.nn.functional.normalize(sums, dim=1)
 
 
+def lookalikes(centres: torch.Tensor, labels: Sequence[int], pool: int) -> dict[int, list[int]]:
+    """For each label among ``labels``, the ``pool`` other labels whose centres are nearest (cosine), nearest first."""
+    wanted = sorted(set(labels))
+    vectors = centres[wanted]
+    similarity = vectors @ vectors.T
+    similarity.fill_diagonal_(-2.0)
+    nearest = similarity.topk(min(pool, len(wanted) - 1), dim=1).indices
+    return {label: [wanted[j] for j in row.tolist()] for label, row in zip(wanted, nearest, strict=True)}
+
+
 def build_objective(
     config: TrainConfig, embedding_dim: int, labels: Sequence[int], teacher_vectors: torch.Tensor | None
 ) -> Objective:
@@ -90,7 +100,9 @@ def build_objective(
         assert teacher_vectors is not None
         terms["distill"] = (
             config.distill_weight,
-            TeacherDistillationLoss(embedding_dim, teacher_vectors.shape[1], config.distill_mode),
+            TeacherDistillationLoss(
+                embedding_dim, teacher_vectors.shape[1], config.distill_mode, memory=config.distill_memory
+            ),
         )
     if config.centre_weight:
         assert teacher_vectors is not None
@@ -138,6 +150,16 @@ def train(
     max_seconds = config.max_minutes * 60 if config.max_minutes else math.inf
     device = next(encoder.parameters()).device
 
+    teacher_vectors = None
+    if config.needs_teacher:
+        assert teacher is not None
+        teacher_vectors = torch.as_tensor(np.stack([teacher[item.path] for item in items]), device=device)
+    neighbours = None
+    if config.lookalike_batches:
+        assert teacher_vectors is not None
+        centres = identity_centres(dataset.labels, teacher_vectors, len(label_of))
+        labelled = [label_of[name] for name in train_names]
+        neighbours = lookalikes(centres, labelled, config.lookalike_pool)
     sampler = PKBatchSampler(
         dataset.labels,
         config.people_per_batch,
@@ -146,6 +168,8 @@ def train(
         config.seed,
         single_labels={label_of[name] for name in singles},
         singles_per_batch=config.singles_per_batch,
+        neighbours=neighbours,
+        lookalike_batches=config.lookalike_batches,
     )
     loader = DataLoader(
         dataset,
@@ -154,10 +178,6 @@ def train(
         persistent_workers=config.num_workers > 0,
         pin_memory=device.type == "cuda",
     )
-    teacher_vectors = None
-    if config.needs_teacher:
-        assert teacher is not None
-        teacher_vectors = torch.as_tensor(np.stack([teacher[item.path] for item in items]), device=device)
     objective = build_objective(config, encoder.config.embedding_dim, dataset.labels, teacher_vectors).to(device)
     groups = encoder.parameter_groups(config.lr, config.lr * config.backbone_lr_scale, config.weight_decay)
     for name, term in objective.terms.items():

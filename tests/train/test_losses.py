@@ -37,6 +37,40 @@ def test_embedding_loss_learns_a_map_into_the_teacher_space():
         TeacherDistillationLoss(10, 4, mode="logits")
 
 
+def test_relation_memory_relates_the_batch_to_earlier_batches():
+    torch.manual_seed(0)
+    teacher = F.normalize(torch.randn(40, 6), dim=1)
+    rotation, _ = torch.linalg.qr(torch.randn(6, 6))
+    loss = TeacherDistillationLoss(6, 6, memory=16)
+    # a student with the teacher's geometry loses nothing, against the memory too
+    for start in range(0, 40, 8):
+        batch = slice(start, start + 8)
+        assert loss(teacher[batch] @ rotation, None, teacher[batch]).item() == pytest.approx(0.0, abs=1e-5)
+    assert loss.filled == 16 and loss.cursor == 40 % 16
+    # training through it: the gradient flows into the batch, not into the remembered images
+    student = (teacher[:8] + 0.1 * torch.randn(8, 6)).requires_grad_()
+    loss(F.normalize(student, dim=1), None, teacher[:8]).backward()
+    assert student.grad is not None and student.grad.abs().sum() > 0
+    loss(teacher[32:40] @ rotation, None, teacher[32:40])  # two known batches, for the check below
+    loss(teacher[24:32] @ rotation, None, teacher[24:32])
+    # the memory holds the last 16 images pushed, oldest first, detached
+    remembered = torch.cat([teacher[32:40], teacher[24:32]]) @ rotation
+    assert loss.cursor == 0  # 64 images pushed into 16 rows
+    assert torch.allclose(loss.memory_student, remembered, atol=1e-6)
+    assert not loss.memory_student.requires_grad
+    # a batch that agrees with the teacher within itself but not with the remembered images is penalised, and the
+    # penalty reaches it through the batch-to-memory similarities (a memory-free loss sees nothing wrong)
+    other_rotation, _ = torch.linalg.qr(torch.randn(6, 6))
+    turned = teacher[:8] @ other_rotation  # the teacher's geometry within the batch, another frame than the memory's
+    without_memory = TeacherDistillationLoss(6, 6)
+    loss.eval()  # measuring only: do not push these into the memory
+    assert without_memory(turned, None, teacher[:8]).item() == pytest.approx(0.0, abs=1e-5)
+    assert loss(turned, None, teacher[:8]).item() > 0.05
+    assert loss.filled == 16 and loss.cursor == 0  # nothing pushed in eval mode
+    with pytest.raises(ValueError, match="memory"):
+        TeacherDistillationLoss(6, 6, mode="embedding", memory=8)
+
+
 def test_cosface_head_penalises_the_true_class_by_its_margin_and_learns_centres():
     torch.manual_seed(0)
     head = CosFaceHead(embedding_dim=8, num_classes=4, scale=10.0, margin=0.35)

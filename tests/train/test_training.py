@@ -21,6 +21,9 @@ from facerec.train.training import train
         ({"augmentation": "extreme"}, "augmentation must be one of"),
         ({"epochs": 0}, "epochs must be >= 1"),
         ({"cosface_weight": 1.0, "cosface_margin": 1.5}, "cosface_margin in"),
+        ({"distill_memory": 64, "distill_mode": "embedding"}, "distill_memory"),
+        ({"lookalike_batches": 1.5}, "lookalike_batches must lie"),
+        ({"lookalike_batches": 0.5, "lookalike_pool": 3}, "lookalike_pool"),
     ],
 )
 def test_bad_training_settings_fail_fast(changes, message):
@@ -76,6 +79,7 @@ def test_short_real_training_lowers_the_loss(lfw_people):
         {"distill_mode": "embedding"},
         {"distill_weight": 0, "singles_per_batch": 4},
         {"singles_per_batch": 4, "centre_weight": 1.0, "cosface_weight": 0.5},
+        {"distill_memory": 32, "lookalike_batches": 0.5, "lookalike_pool": 5},
     ],
 )
 def test_every_objective_trains_on_synthetic_people_and_needs_its_teacher(tmp_path, changes):
