@@ -68,6 +68,13 @@ def train_results() -> str:
     return "\n".join(rows) + "\n" + source("train_benchmark.json", "teacher_eval.json", extra=note)
 
 
+def ece(report: dict) -> str:
+    """The ECE, and (where measured) the 95th percentile of what a perfectly calibrated answer scores on as many
+    probes: below it, the ECE cannot be told from sampling noise."""
+    floor = report.get("ece_noise_floor")
+    return f"{report['ece_15_bins']:.3f}" + (f" (noise {floor['p95']:.3f})" if floor else "")
+
+
 def open_set_results() -> str:
     bench = load("open_set_benchmark.json")
     header = ["photos per person", "rule", "rank-1", "named right at FPIR 1% / 5%",
@@ -82,7 +89,7 @@ def open_set_results() -> str:
             rows.append(
                 f"| {gallery[0]} ({entry['people_enrolled']} people) | {names[rule]} | {pct(r['rank1'])} | "
                 f"{pct(1 - r['fnir_at_fpir_0.01'])} / {pct(1 - r['fnir_at_fpir_0.05'])} | {pct(r['strangers_named'])} "
-                f"| {pct(r['known_named_correctly'])} | {pct(r['known_named_wrongly'])} | {r['ece_15_bins']:.3f} |"
+                f"| {pct(r['known_named_correctly'])} | {pct(r['known_named_wrongly'])} | {ece(r)} |"
             )
     crops = bench["results"]["crops"]["1_photos"]["open_set"]
     note = (

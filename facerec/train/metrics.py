@@ -131,6 +131,16 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, n_
     return float(ece)
 
 
+def ece_noise_floor(probabilities: np.ndarray, n_bins: int = 15, draws: int = 200, seed: int = 0) -> dict[str, float]:
+    """The ECE a perfectly calibrated model would show on these probabilities: outcomes drawn as Bernoulli(p), so
+    every gap between confidence and frequency is sampling noise. Mean and 95th percentile over ``draws``; an
+    observed ECE below the 95th percentile cannot be told from perfect calibration on this many answers."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    rng = np.random.RandomState(seed)
+    eces = [expected_calibration_error(p, rng.random_sample(len(p)) < p, n_bins) for _ in range(draws)]
+    return {"mean": float(np.mean(eces)), "p95": float(np.percentile(eces, 95))}
+
+
 def brier_score(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean((np.asarray(probabilities, dtype=np.float64) - np.asarray(labels, dtype=np.float64)) ** 2))
 

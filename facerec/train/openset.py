@@ -21,7 +21,14 @@ from sklearn.linear_model import LogisticRegression
 
 from ..model.calibration import IsotonicCalibrator
 from ..model.openset import AGGREGATES, FEATURES, SERVED_AGGREGATES, OpenSetCalibrator, cohort_statistics, evidence
-from .metrics import FPIR_LEVELS, expected_calibration_error, fnir_at_fpir, reliability_curve, threshold_at_fpir
+from .metrics import (
+    FPIR_LEVELS,
+    ece_noise_floor,
+    expected_calibration_error,
+    fnir_at_fpir,
+    reliability_curve,
+    threshold_at_fpir,
+)
 
 TOP = FEATURES.index("top")  # the evidence column holding the best person's score
 
@@ -172,6 +179,8 @@ def identification_report(decisions: Decisions, threshold: float) -> dict:
         "known_named_correctly": float((named & decisions.correct)[known].mean()),
         "known_named_wrongly": float((named & ~decisions.correct)[known].mean()),
         "ece_15_bins": expected_calibration_error(decisions.score, decisions.correct, 15),
+        # what a perfectly calibrated answer would score on this many probes: the ECE's own noise
+        "ece_noise_floor": ece_noise_floor(decisions.score, 15),
         "reliability": reliability_curve(decisions.score, decisions.correct, 15),
     }
     return report
@@ -197,9 +206,13 @@ def simulate(
     rounds: int = 24,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Galleries of many sizes and 1-3 photos per person drawn from ``names``; strangers from the others and
-    ``singles``, subsampled to :data:`STRANGER_SHARE` of the probes. Returns per probe: features, correct (the best
-    person is right), known (the probe's person is enrolled) and the round."""
+    """Galleries of many sizes and 1-3 photos per person drawn from ``names``; strangers from ``singles`` (the dev
+    strangers, as the test protocol's strangers are test singles), subsampled to :data:`STRANGER_SHARE` of the
+    probes where there are enough. Returns per probe: features, correct (the best person is right), known (the
+    probe's person is enrolled) and the round.
+
+    The dev people a round leaves out are not used as strangers: a non-enrolled person with 100 photos would be 100
+    correlated strangers, and the calibrator would learn that population instead of the one it is measured on."""
     rng = np.random.RandomState(seed)
     sizes = [s for s in (10, 30, 100, 300, 1000) if s <= len(names)] or [len(names)]
     rows, labels, knowns, groups = [], [], [], []
@@ -208,8 +221,7 @@ def simulate(
         eligible = [n for n in names if len(people[n]) > photos]
         size = min(sizes[r % len(sizes)], len(eligible))
         enrolled = sorted(rng.choice(eligible, size, replace=False).tolist())
-        outsiders = sorted(set(names) - set(enrolled)) + list(singles)
-        gallery = build_gallery(embeddings, people, enrolled, outsiders, photos, rng)
+        gallery = build_gallery(embeddings, people, enrolled, list(singles), photos, rng)
         known = np.array([n is not None for n in gallery.probe_names])
         wanted = int(known.sum() * STRANGER_SHARE / (1 - STRANGER_SHARE))
         strangers = np.flatnonzero(~known)

@@ -4,6 +4,7 @@ import pytest
 from facerec.train.metrics import (
     best_threshold,
     brier_score,
+    ece_noise_floor,
     expected_calibration_error,
     kfold_verification_accuracy,
     open_set_metrics,
@@ -65,3 +66,18 @@ def test_ece_and_brier_by_hand():
     # bin of 0.1: accuracy 0.5 vs confidence 0.1; bin of 0.9: accuracy 1 vs 0.9 -> 0.5*0.4 + 0.5*0.1
     assert expected_calibration_error(p, y, 15) == pytest.approx(0.25)
     assert brier_score(p, y) == pytest.approx((0.01 + 0.81 + 0.01 + 0.01) / 4)
+
+
+def test_ece_noise_floor_shrinks_with_the_number_of_answers_and_is_zero_for_certain_ones():
+    rng = np.random.RandomState(0)
+    few, many = rng.uniform(0, 1, 100), rng.uniform(0, 1, 10_000)
+    floor_few, floor_many = ece_noise_floor(few), ece_noise_floor(many)
+    # perfectly calibrated answers still show an ECE: sampling noise, about 1 / sqrt(answers per bin)
+    assert 0.05 < floor_few["mean"] < 0.2 and floor_many["mean"] < 0.02
+    assert floor_few["p95"] > floor_few["mean"]
+    assert ece_noise_floor(np.array([0.0, 1.0, 1.0]))["p95"] == 0.0
+    # outcomes that follow the probabilities fall under the floor's 95th percentile about 95% of the time
+    inside = [
+        expected_calibration_error(many, rng.random_sample(len(many)) < many) <= floor_many["p95"] for _ in range(40)
+    ]
+    assert np.mean(inside) >= 0.8
