@@ -270,29 +270,22 @@ class FacialRecognitionTrainFlow(FlowSpec):
     def evaluate(self):
         """Calibrate on dev people (pairs, and open-set simulations against dev strangers), then measure everything on
         test people and test strangers."""
-        import numpy as np
         from metaflow.cards import Image, Markdown, Table
 
-        from facerec.train.calibrate import fit_isotonic
+        from facerec.train.calibrate import cohort_names, fit_calibrators
         from facerec.train.data import images_of
-        from facerec.train.evaluation import build_pairs, embed_paths, evaluate_test, pair_similarities
-        from facerec.train.openset import evaluate_open_set, fit_open_set
+        from facerec.train.evaluation import embed_paths, evaluate_test
+        from facerec.train.openset import evaluate_open_set
         from facerec.train.plots import det_plot, reliability_diagram
 
         recipe = self._recipe
         people, split = self._people_and_split()
         encoder = self._trained_encoder()
-        dev_pairs = build_pairs(people, split.dev, seed=recipe.split_seed)
-        # every dev and test image, and a cohort of train-part singles (faces of nobody any gallery enrols)
-        rng = np.random.RandomState(recipe.split_seed)
-        cohort_names = sorted(rng.choice(split.singles_train, min(1000, len(split.singles_train)), replace=False))
-        names = split.dev + split.singles_dev + split.test + split.singles_test + cohort_names
+        # every dev and test image, and the cohort of train-part singles (faces of nobody any gallery enrols)
+        names = split.dev + split.singles_dev + split.test + split.singles_test + cohort_names(split, recipe.split_seed)
         embeddings = embed_paths(encoder, recipe.preprocess, [item.path for item in images_of(people, names)])
-        calibrator = fit_isotonic(pair_similarities(embeddings, dev_pairs), dev_pairs.labels)
-        cohort = np.stack([embeddings[people[name][0]] for name in cohort_names])
-        open_set, self.open_set_fit = fit_open_set(
-            embeddings, people, split.dev, split.singles_dev, cohort, seed=recipe.split_seed
-        )
+        fitted = fit_calibrators(embeddings, people, split, recipe.split_seed)
+        calibrator, open_set, cohort, self.open_set_fit = fitted.pair, fitted.open_set, fitted.cohort, fitted.report
         self.calibrator, self.open_set, self.cohort = calibrator.to_dict(), open_set.to_dict(), cohort
         self.metrics = evaluate_test(embeddings, people, split.test, split.singles_test, calibrator, recipe.split_seed)
         self.metrics["open_set"] = evaluate_open_set(
