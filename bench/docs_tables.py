@@ -68,13 +68,6 @@ def train_results() -> str:
     return "\n".join(rows) + "\n" + source("train_benchmark.json", "teacher_eval.json", extra=note)
 
 
-def ece(report: dict) -> str:
-    """The ECE, and (where measured) the 95th percentile of what a perfectly calibrated answer scores on as many
-    probes: below it, the ECE cannot be told from sampling noise."""
-    floor = report.get("ece_noise_floor")
-    return f"{report['ece_15_bins']:.3f}" + (f" (noise {floor['p95']:.3f})" if floor else "")
-
-
 def open_set_results() -> str:
     bench = load("open_set_benchmark.json")
     header = ["photos per person", "rule", "rank-1", "named right at FPIR 1% / 5%",
@@ -89,13 +82,20 @@ def open_set_results() -> str:
             rows.append(
                 f"| {gallery[0]} ({entry['people_enrolled']} people) | {names[rule]} | {pct(r['rank1'])} | "
                 f"{pct(1 - r['fnir_at_fpir_0.01'])} / {pct(1 - r['fnir_at_fpir_0.05'])} | {pct(r['strangers_named'])} "
-                f"| {pct(r['known_named_correctly'])} | {pct(r['known_named_wrongly'])} | {ece(r)} |"
+                f"| {pct(r['known_named_correctly'])} | {pct(r['known_named_wrongly'])} | {r['ece_15_bins']:.3f} |"
             )
     crops = bench["results"]["crops"]["1_photos"]["open_set"]
+    # the ECE a perfectly calibrated answer shows on as many probes (95th percentile): below it, sampling noise
+    floors = [e["open_set"]["ece_noise_floor"]["p95"] for k, e in bench["results"]["detected"].items()
+              if k.endswith("_photos") and "ece_noise_floor" in e["open_set"]]  # fmt: skip
+    noise = f"; a perfectly calibrated answer scores ECE up to {max(floors):.3f} on as many probes" if floors else ""
+    recalibrated = bench.get("recalibrated")
+    refit = f" (calibrators refitted after training on {recalibrated['on']})" if recalibrated else ""
     note = (
-        f"; {bench['model_version']}, {bench['date']}; {bench['test_people']} test people, {bench['test_strangers']} "
+        f"; {bench['model_version']}{refit}, {bench['date']}; {bench['test_people']} test people, "
+        f"{bench['test_strangers']} "
         f"test strangers, served path with detection; on the given crops (no detection), 1 photo: rank-1 "
-        f"{pct(crops['rank1'])}, named right at FPIR 5% {pct(1 - crops['fnir_at_fpir_0.05'])}"
+        f"{pct(crops['rank1'])}, named right at FPIR 5% {pct(1 - crops['fnir_at_fpir_0.05'])}{noise}"
     )
     return "\n".join(rows) + "\n" + source("open_set_benchmark.json", extra=note)
 
@@ -165,8 +165,10 @@ def ablation(name: str) -> str:
             f"| `{run['spec']}` | {run['train_people']:,} (+{run['train_singles']:,}) | {best['dev_auc']:.4f} | "
             f"{pct(best['dev_rank1'])} | {pct(best['dev_dir_at_fpir_0.05'])} | {run['images_per_second']:.1f} |"
         )
+    shapes = sorted({(run["steps"], run["config"]["batch_size"]) for run in bench["runs"]})
+    steps = " or ".join(f"{n} steps of {size} labelled images" for n, size in shapes)
     note = (
-        f"; {bench['date']}; {bench['steps']} steps each, metrics at the selected step; dev: "
+        f"; {bench['date']}; {steps} each, metrics at the selected step; dev: "
         f"{bench['dev_people']} people and {bench['dev_strangers']} strangers of the {bench['dev_fractions']} split, "
         f"{bench['dev_pairs']:,} pairs"
     )
@@ -238,6 +240,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "ablation-losses": lambda: ablation("loss_ablation.json"),
     "ablation-centre-weight": lambda: ablation("loss_ablation_centre_weight.json"),
     "ablation-train-dev": lambda: ablation("loss_ablation_train_dev.json"),
+    "ablation-memory-lookalike": lambda: ablation("loss_ablation_memory_lookalike.json"),
+    "ablation-batch": lambda: ablation("loss_ablation_batch.json"),
     "test-time-resolution": lambda: test_time_resolution("test_time_resolution.json"),
     "api-benchmark": api_benchmark,
     "open-set-fit": open_set_fit,

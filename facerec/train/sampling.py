@@ -70,7 +70,9 @@ class PKBatchSampler(Sampler[list[int]]):
         # neighbours as positions in indices_by_person, labelled people only
         self.neighbours = (
             [
-                np.array([position[other] for other in neighbours[label] if other in position and other != label])
+                np.array(
+                    [position[other] for other in neighbours.get(label, ()) if other in position and other != label]
+                )
                 for label in people
             ]
             if lookalike_batches
