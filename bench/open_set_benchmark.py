@@ -186,6 +186,8 @@ def main() -> None:
         "test_people": len(names),
         "test_strangers": len(strangers),
         "open_set_fit": recognizer.bundle.metrics.get("open_set_fit"),
+        # set when the calibrators were refitted after training (python -m facerec.train.recalibrate)
+        "recalibrated": recognizer.bundle.metrics.get("recalibrated"),
         "results": {},
     }
     for detect in (True, False):
