@@ -251,6 +251,26 @@ def calibration_domain() -> str:
     return "\n".join(rows) + "\n" + source(*names, extra=note)
 
 
+def calibration_diagnosis() -> str:
+    bench = load("calibration_diagnosis.json")
+    header = ["dev galleries", "probes", "strangers", "mean P", "share named right", "ECE",
+              "perfectly calibrated (p95)"]  # fmt: skip
+    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    entries = [("held-out simulation rounds", bench["held_out_simulation"])] + [
+        (f"shaped like the test protocol, {k[0]} photo(s)", v) for k, v in bench["protocol_shaped"].items()
+    ]
+    for label, e in entries:
+        rows.append(
+            f"| {label} | {e['probes']:,} | {pct(e['stranger_share'])} | {e['mean_probability']:.3f} | "
+            f"{e['share_right']:.3f} | {e['ece_15_bins']:.3f} | {e['ece_noise_floor']['p95']:.3f} |"
+        )
+    note = (
+        f"; {bench['model_version']}, {bench['date']}; fitted with {bench['dev_strangers_fit']} dev strangers, "
+        f"measured with the other {bench['dev_strangers_held_out']}"
+    )
+    return "\n".join(rows) + "\n" + source("calibration_diagnosis.json", extra=note)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "train-results": train_results,
     "open-set-results": open_set_results,
@@ -265,6 +285,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "api-benchmark": api_benchmark,
     "open-set-fit": open_set_fit,
     "open-set-calibration-domain": calibration_domain,
+    "calibration-diagnosis": calibration_diagnosis,
     "index-benchmark": index_benchmark,
 }
 
