@@ -19,6 +19,7 @@ bench/results/calibration_diagnosis.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -31,11 +32,11 @@ import numpy as np  # noqa: E402
 
 from bench.reporting import environment, write_report  # noqa: E402
 from facerec.model.bundle import load_bundle  # noqa: E402
-from facerec.train.calibrate import cohort_names  # noqa: E402
+from facerec.train.calibrate import cohort_names, fit_calibrators  # noqa: E402
 from facerec.train.data import images_of, resolve_dataset, scan_people  # noqa: E402
 from facerec.train.evaluation import embed_paths  # noqa: E402
 from facerec.train.metrics import ece_noise_floor, expected_calibration_error  # noqa: E402
-from facerec.train.openset import build_gallery, fit_open_set, open_set_rule, simulate  # noqa: E402
+from facerec.train.openset import build_gallery, open_set_rule, simulate  # noqa: E402
 
 
 def main() -> None:
@@ -52,10 +53,11 @@ def main() -> None:
     cohort_people = cohort_names(split, split.seed)
     paths = [item.path for item in images_of(people, split.dev + split.singles_dev + cohort_people)]
     embeddings = embed_paths(bundle.encoder, bundle.preprocess, paths)
-    cohort = np.stack([embeddings[people[name][0]] for name in cohort_people])
     strangers = sorted(split.singles_dev)
     fit_half, held_half = strangers[::2], strangers[1::2]
-    calibrator, fit_report = fit_open_set(embeddings, people, split.dev, fit_half, cohort, seed=split.seed)
+    # fitted as the flow fits it, on a split whose dev strangers are the first half only
+    fitted = fit_calibrators(embeddings, people, dataclasses.replace(split, singles_dev=fit_half), split.seed)
+    calibrator, cohort, fit_report = fitted.open_set, fitted.cohort, fitted.report
 
     def ece_of(probabilities: np.ndarray, correct: np.ndarray, known: np.ndarray) -> dict:
         return {

@@ -53,8 +53,7 @@ def recalibrate(bundle: ModelBundle, dataset: str, detect: bool, log: Callable[[
     paths = [item.path for item in images_of(people, names)]
     started = time.monotonic()
     log(f"embedding {len(paths):,} dev and cohort photos ({'detected' if detect else 'crops'}) ...")
-    embed = embed_detected if detect else lambda b, p, _: embed_paths(b.encoder, b.preprocess, p)
-    embeddings = embed(bundle, paths, log)
+    embeddings = embed_detected(bundle, paths, log) if detect else embed_paths(bundle.encoder, bundle.preprocess, paths)
     fitted = fit_calibrators(embeddings, people, split, split.seed)
     previous = bundle.metrics.get("open_set_fit")
     bundle.calibrator, bundle.open_set, bundle.cohort = fitted.pair, fitted.open_set, fitted.cohort

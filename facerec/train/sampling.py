@@ -68,18 +68,13 @@ class PKBatchSampler(Sampler[list[int]]):
         position = {label: i for i, label in enumerate(people)}
         self.indices_by_person = [np.array(by_person[label]) for label in people]
         # neighbours as positions in indices_by_person, labelled people only
-        self.neighbours = (
-            [
-                np.array(
-                    [position[other] for other in neighbours.get(label, ()) if other in position and other != label]
-                )
-                for label in people
-            ]
-            if lookalike_batches
-            else []
-        )
-        if lookalike_batches and min(len(n) for n in self.neighbours) < people_per_batch - 1:
-            raise ValueError(f"look-alike batches need at least {people_per_batch - 1} neighbours per person")
+        self.neighbours: list[np.ndarray] = []
+        if lookalike_batches:
+            for label in people:
+                near = [position[other] for other in neighbours.get(label, ()) if other in position and other != label]
+                if len(near) < people_per_batch - 1:
+                    raise ValueError(f"look-alike batches need at least {people_per_batch - 1} neighbours per person")
+                self.neighbours.append(np.array(near))
         self.lookalike_batches = lookalike_batches
         self.singles = np.array(singles, dtype=np.int64)
         self.singles_per_batch = singles_per_batch
