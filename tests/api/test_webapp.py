@@ -104,10 +104,21 @@ def test_enrol_recognise_and_unknown_in_a_browser(webapp, bundle_dir, lfw_people
         page = browser.new_page()
         page.goto(url)
         page.get_by_role("tab", name="Enrol").click()
+        # Each step waits for Streamlit to have seen the last one: on a loaded machine the upload's rerun can land
+        # after the name was typed, and the Enrol button (enabled only with a photo and a name) stayed disabled.
         page.locator("input[type=file]").nth(0).set_input_files(enrol_photo)
-        page.get_by_label("Name").fill(name)
-        page.get_by_label("Name").press("Enter")
-        page.get_by_role("button", name="Enrol").click()
+        # the uploader lists the file (its name shortened) with a remove button once the upload is done
+        expect(page.get_by_role("button", name=f"Remove {Path(enrol_photo).name}")).to_be_visible(timeout=60_000)
+        enrol = page.get_by_role("button", name="Enrol")
+        for _ in range(3):  # a rerun in flight can swallow the typed name; type it again until the page has it
+            page.get_by_label("Name").fill(name)
+            page.get_by_label("Name").press("Enter")
+            try:
+                expect(enrol).to_be_enabled(timeout=20_000)
+                break
+            except AssertionError:
+                continue
+        enrol.click()
         expect(page.get_by_text(f"Enrolled {name}")).to_be_visible(timeout=60_000)
         assert httpx.get(f"{api.url}/api/v1/people").json()["people"] == [{"name": name, "faces": 1}]
 
