@@ -30,6 +30,13 @@ def pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def ece(report: dict) -> str:
+    """The ECE and, where the benchmark resampled people, its 95% interval over people."""
+    interval = report.get("ece_interval")
+    spread = f" ({interval['low']:.3f}-{interval['high']:.3f})" if interval else ""
+    return f"{report['ece_15_bins']:.3f}{spread}"
+
+
 def source(*names: str, extra: str = "") -> str:
     files = ", ".join(f"`bench/results/{n}`" for n in names)
     return f"\n_Source: {files}{extra}._\n"
@@ -82,7 +89,7 @@ def open_set_results() -> str:
             rows.append(
                 f"| {gallery[0]} ({entry['people_enrolled']} people) | {names[rule]} | {pct(r['rank1'])} | "
                 f"{pct(1 - r['fnir_at_fpir_0.01'])} / {pct(1 - r['fnir_at_fpir_0.05'])} | {pct(r['strangers_named'])} "
-                f"| {pct(r['known_named_correctly'])} | {pct(r['known_named_wrongly'])} | {r['ece_15_bins']:.3f} |"
+                f"| {pct(r['known_named_correctly'])} | {pct(r['known_named_wrongly'])} | {ece(r)} |"
             )
     crops = bench["results"]["crops"]["1_photos"]["open_set"]
     # the ECE a perfectly calibrated answer shows on as many probes (95th percentile): below it, sampling noise
@@ -243,7 +250,7 @@ def calibration_domain() -> str:
         bench = load(name)
         for mode, label in (("detected", "photos, with detection"), ("crops", "the given crops")):
             galleries = [bench["results"][mode][f"{k}_photos"]["open_set"] for k in (1, 2, 3)]
-            eces = " / ".join(f"{g['ece_15_bins']:.3f}" for g in galleries)
+            eces = " / ".join(ece(g) for g in galleries)
             floors = " / ".join(f"{g['ece_noise_floor']['p95']:.3f}" for g in galleries)
             rates = " / ".join(pct(1 - g["fnir_at_fpir_0.05"]) for g in galleries)
             rows.append(f"| {bench['recalibrated']['on']} | {label} | {eces} | {floors} | {rates} |")

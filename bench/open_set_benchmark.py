@@ -126,8 +126,11 @@ def decide(recognizer: Recognizer, probes: list[tuple[str, str | None]], faces) 
         results["open_set"]["tiebreak"].append(best.similarity)
         results["open_set"]["correct"].append(best.name == identity)
     known_mask = np.array(known)
+    identities = [identity for _, identity in probes]
     return {
-        rule: Decisions(r["best"], np.array(r["score"]), np.array(r["correct"]), known_mask, np.array(r["tiebreak"]))
+        rule: Decisions(
+            r["best"], np.array(r["score"]), np.array(r["correct"]), known_mask, np.array(r["tiebreak"]), identities
+        )
         for rule, r in results.items()
     }
 

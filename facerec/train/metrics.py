@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -139,6 +141,32 @@ def ece_noise_floor(probabilities: np.ndarray, n_bins: int = 15, draws: int = 20
     rng = np.random.RandomState(seed)
     eces = [expected_calibration_error(p, rng.random_sample(len(p)) < p, n_bins) for _ in range(draws)]
     return {"mean": float(np.mean(eces)), "p95": float(np.percentile(eces, 95))}
+
+
+def ece_interval(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    groups: Sequence[object],
+    n_bins: int = 15,
+    draws: int = 500,
+    seed: int = 0,
+) -> dict[str, float]:
+    """A 95% bootstrap interval of the ECE that resamples whole groups (people) rather than single answers.
+
+    A person's probes share their enrolled photos and their face, so their answers are right or wrong together;
+    resampling answers one by one (as :func:`ece_noise_floor` draws them) understates how much the ECE of another
+    set of people would differ. Strangers are each their own group. The bootstrap ECE is biased upwards (binning
+    noise only adds), so the interval is a guide to spread, not a test of zero."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    _, group_of = np.unique(np.asarray([str(g) for g in groups]), return_inverse=True)
+    members = [np.flatnonzero(group_of == g) for g in range(group_of.max() + 1)]
+    rng = np.random.RandomState(seed)
+    eces = []
+    for _ in range(draws):
+        chosen = np.concatenate([members[g] for g in rng.randint(0, len(members), len(members))])
+        eces.append(expected_calibration_error(p[chosen], y[chosen], n_bins))
+    return {"low": float(np.percentile(eces, 2.5)), "high": float(np.percentile(eces, 97.5))}
 
 
 def brier_score(probabilities: np.ndarray, labels: np.ndarray) -> float:

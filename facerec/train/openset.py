@@ -23,6 +23,7 @@ from ..model.calibration import IsotonicCalibrator
 from ..model.openset import AGGREGATES, FEATURES, SERVED_AGGREGATES, OpenSetCalibrator, cohort_statistics, evidence
 from .metrics import (
     FPIR_LEVELS,
+    ece_interval,
     ece_noise_floor,
     expected_calibration_error,
     fnir_at_fpir,
@@ -95,6 +96,7 @@ class Decisions:
     correct: np.ndarray  # best person is the probe's identity (always False for strangers)
     known: np.ndarray
     tiebreak: np.ndarray | None = None
+    identity: list[str | None] | None = None  # the probe's person (None: a stranger), for intervals over people
 
     def ranking(self) -> np.ndarray:
         """Every probe's position when sorted by score, then tiebreak: what a threshold on the score, ties broken
@@ -103,6 +105,12 @@ class Decisions:
         ranks = np.empty(len(self.score))
         ranks[np.lexsort(keys)] = np.arange(len(self.score))
         return ranks
+
+    def groups(self) -> list[str] | None:
+        """Who each probe is (each stranger a group of their own): the unit a bootstrap over people resamples."""
+        if self.identity is None:
+            return None
+        return [name if name is not None else f"stranger {i}" for i, name in enumerate(self.identity)]
 
 
 def person_matrix(gallery: Gallery, aggregate: str) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -150,13 +158,17 @@ def pair_rule(gallery: Gallery, pair_calibrator: IsotonicCalibrator) -> Decision
     known = np.array([n is not None for n in gallery.probe_names])
     correct = np.array([b == n for b, n in zip(best, gallery.probe_names, strict=True)])
     similarity = sims[np.arange(len(sims)), top]
-    return Decisions(best, pair_calibrator(similarity), correct, known, tiebreak=similarity)
+    return Decisions(
+        best, pair_calibrator(similarity), correct, known, tiebreak=similarity, identity=list(gallery.probe_names)
+    )
 
 
 def open_set_rule(gallery: Gallery, calibrator: OpenSetCalibrator, cohort: np.ndarray) -> Decisions:
     features, best, correct = open_set_evidence(gallery, calibrator.aggregate, cohort, calibrator.cohort_top)
     known = np.array([n is not None for n in gallery.probe_names])
-    return Decisions(best, calibrator(features), correct, known, tiebreak=features[:, TOP])
+    return Decisions(
+        best, calibrator(features), correct, known, tiebreak=features[:, TOP], identity=list(gallery.probe_names)
+    )
 
 
 def identification_report(decisions: Decisions, threshold: float) -> dict:
@@ -183,6 +195,9 @@ def identification_report(decisions: Decisions, threshold: float) -> dict:
         "ece_noise_floor": ece_noise_floor(decisions.score, 15),
         "reliability": reliability_curve(decisions.score, decisions.correct, 15),
     }
+    groups = decisions.groups()
+    if groups is not None:  # how far the ECE of another set of people could lie
+        report["ece_interval"] = ece_interval(decisions.score, decisions.correct, groups, 15)
     return report
 
 

@@ -4,6 +4,7 @@ import pytest
 from facerec.train.metrics import (
     best_threshold,
     brier_score,
+    ece_interval,
     ece_noise_floor,
     expected_calibration_error,
     kfold_verification_accuracy,
@@ -81,3 +82,18 @@ def test_ece_noise_floor_shrinks_with_the_number_of_answers_and_is_zero_for_cert
         expected_calibration_error(many, rng.random_sample(len(many)) < many) <= floor_many["p95"] for _ in range(40)
     ]
     assert np.mean(inside) >= 0.8
+
+
+def test_ece_interval_over_people_widens_when_a_persons_answers_go_together():
+    # 2,000 answers at P = 0.5; 100 people of 20 answers each, every person right or wrong on all of them
+    p = np.full(2000, 0.5)
+    right = np.repeat(np.arange(100) % 2 == 0, 20)
+    people = np.repeat(np.arange(100), 20)
+    one_by_one = ece_interval(p, right, np.arange(2000))
+    by_person = ece_interval(p, right, people)
+    # the observed ECE is 0 (half right at P = 0.5); resampled sets stray from half by ~0.5 / sqrt(units)
+    assert expected_calibration_error(p, right) == 0.0 and one_by_one["high"] < 0.03 < by_person["high"] < 0.15
+    # as many independent units as answers, against 100 people: the spread grows about sqrt(20) ~ 4.5 times
+    assert by_person["high"] - by_person["low"] > 3 * (one_by_one["high"] - one_by_one["low"])
+    assert ece_interval(p, right, people) == by_person  # seeded
+    assert ece_interval(np.array([0.0, 1.0, 1.0]), np.array([0, 1, 1]), ["a", "b", "b"]) == {"low": 0.0, "high": 0.0}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -84,6 +86,17 @@ def test_the_report_counts_strangers_named_and_known_named_right_or_wrong():
     assert report["strangers_named"] == pytest.approx(0.5)  # 0.7 of the two strangers
     assert report["known_named_correctly"] == pytest.approx(1 / 3)
     assert report["known_named_wrongly"] == pytest.approx(1 / 3)
+    assert "ece_interval" not in report  # without the probes' identities there are no people to resample
+    with_people = identification_report(replace(decisions, identity=["a", "a", "c", None, None]), threshold=0.5)
+    interval = with_people["ece_interval"]
+    assert 0.0 <= interval["low"] <= interval["high"] <= 1.0
+    assert replace(decisions, identity=["a", "a", "c", None, None]).groups() == [
+        "a",
+        "a",
+        "c",
+        "stranger 3",
+        "stranger 4",
+    ]
 
 
 def test_probability_plateaus_are_ranked_by_the_similarity_for_fnir_at_fpir():
