@@ -185,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"LFW OK: {folder} ({n_images:,} images, {len(people):,} people)")
     written = write_env(env_path, ROOT / ".env.example", {"LFW_DIR": str(folder)})
     print(f"{env_path}: " + (f"set {', '.join(written)}" if written else "kept your values"))
+    override = dotenv_values(env_path).get("UNKNOWN_THRESHOLD")
+    if override:  # .env files written before the example left it empty carry 0.5
+        print(
+            f"note: UNKNOWN_THRESHOLD={override} in {env_path} replaces the model's own threshold (chosen on dev "
+            "people so that about 1% of strangers are named); leave it empty to use the model's",
+            file=sys.stderr,
+        )
     if args.teacher:
         try:
             precompute_teacher(people)

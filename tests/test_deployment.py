@@ -67,3 +67,19 @@ def test_every_variable_the_compose_files_use_is_documented():
         used |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
     assert used, "no variables found: the pattern is wrong"
     assert used - documented_variables() == set()
+
+
+def test_the_compose_api_serves_the_models_own_threshold_unless_told(filled_env, monkeypatch):
+    import yaml
+
+    from facerec.serve.settings import Settings
+
+    result = compose(filled_env, *COMPOSE_FILES)
+    assert result.returncode == 0, result.stderr
+    environment = yaml.safe_load(result.stdout)["services"]["api"]["environment"]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, str(value))
+    # a number here would replace the threshold chosen on dev people (1% of strangers named) in every deployment
+    assert Settings(_env_file=None).unknown_threshold is None
+    monkeypatch.setenv("UNKNOWN_THRESHOLD", "0.9")
+    assert Settings(_env_file=None).unknown_threshold == 0.9
