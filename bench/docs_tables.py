@@ -96,6 +96,8 @@ def open_set_results() -> str:
     floors = [e["open_set"]["ece_noise_floor"]["p95"] for k, e in bench["results"]["detected"].items()
               if k.endswith("_photos") and "ece_noise_floor" in e["open_set"]]  # fmt: skip
     noise = f"; ECE of a perfectly calibrated answer: up to {max(floors):.3f} (noise)" if floors else ""
+    if "ece_interval" in crops:  # the spread over people says more than the floor, which assumes independent probes
+        noise = "; ECE (95% interval over people)"
     recalibrated = bench.get("recalibrated")
     refit = f" (calibrators refitted on {recalibrated['on']})" if recalibrated else ""
     note = (
@@ -245,7 +247,7 @@ def calibration_domain() -> str:
     header = ["calibrator fitted on", "path measured", "ECE, 1 / 2 / 3 photos", "perfectly calibrated (p95)",
               "named right at FPIR 5%, 1 / 2 / 3 photos"]  # fmt: skip
     rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    names = ["open_set_benchmark.json", "open_set_benchmark_detected_calibration.json"]
+    names = ["open_set_benchmark_crops_calibration.json", "open_set_benchmark_detected_calibration.json"]
     for name in names:
         bench = load(name)
         for mode, label in (("detected", "photos, with detection"), ("crops", "the given crops")):
@@ -266,15 +268,24 @@ def calibration_diagnosis() -> str:
     entries = [("held-out simulation rounds", bench["held_out_simulation"])] + [
         (f"shaped like the test protocol, {k[0]} photo(s)", v) for k, v in bench["protocol_shaped"].items()
     ]
+    people_split = bench.get("people_split")
+    if people_split:  # refitted on half the dev people: its own people against the other half
+        for group, label in (("fitted_people", "the people it was fitted on"), ("held_out_people", "other dev people")):
+            entries += [(f"{label}, {k[0]} photo(s)", v) for k, v in people_split[group].items()]
     for label, e in entries:
         rows.append(
             f"| {label} | {e['probes']:,} | {pct(e['stranger_share'])} | {e['mean_probability']:.3f} | "
-            f"{e['share_right']:.3f} | {e['ece_15_bins']:.3f} | {e['ece_noise_floor']['p95']:.3f} |"
+            f"{e['share_right']:.3f} | {ece(e)} | {e['ece_noise_floor']['p95']:.3f} |"
         )
     note = (
         f"; {bench['model_version']}, {bench['date']}; fitted with {bench['dev_strangers_fit']} dev strangers, "
         f"measured with the other {bench['dev_strangers_held_out']}"
     )
+    if people_split:
+        note += (
+            f"; the last six rows: refitted on {people_split['dev_people_fit']} of the dev people, measured on them "
+            f"and on the other {people_split['dev_people_held_out']}"
+        )
     return "\n".join(rows) + "\n" + source("calibration_diagnosis.json", extra=note)
 
 
