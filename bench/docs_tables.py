@@ -75,6 +75,32 @@ def train_results() -> str:
     return "\n".join(rows) + "\n" + source("train_benchmark.json", "teacher_eval.json", extra=note)
 
 
+def full_runs(*names: str) -> str:
+    """Whole flow runs of several recipes side by side: dev figures at the selected step (what a recipe is chosen on)
+    and the test figures each run reported."""
+    header = ["run", "recipe", "date", "steps (images/s)", "dev AUC", "dev rank-1", "dev named right at FPIR 5%",
+              "test verification", "test AUC", "test TAR@FAR 1e-3", "test rank-1",
+              "test known/unknown AUC"]  # fmt: skip
+    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for name in names:
+        bench = load(name)
+        for run in bench["runs"]:
+            train, test = run["train"], run["test"]
+            chosen = next(e for e in run["dev_history"] if e["step"] == train["best_step"])
+            recipe = run["recipe"]["train"]
+            shape = f"{recipe['batch_size'] // recipe['images_per_person']} x {recipe['images_per_person']}"
+            singles = recipe.get("singles_per_batch", 0)
+            label = shape + (f" + {singles} singles" if singles else "")
+            rows.append(
+                f"| {run['run'].split('/')[-1]} (seed {run['seed']}) | {label} | {bench['date']} | "
+                f"{train['steps']:,} ({train['images_per_second']:.0f}) | {chosen['dev_auc']:.4f} | "
+                f"{pct(chosen['dev_rank1'])} | {pct(chosen['dev_dir_at_fpir_0.05'])} | "
+                f"{pct(test['verification_accuracy'])} | {test['roc_auc']:.4f} | {pct(test['tar_at_far_1e-3'])} | "
+                f"{pct(test['open_set_rank1'])} | {test['open_set_known_vs_unknown_auc']:.3f} |"
+            )
+    return "\n".join(rows) + "\n" + source(*names)
+
+
 def open_set_results() -> str:
     bench = load("open_set_benchmark.json")
     header = ["photos per person", "rule", "rank-1", "named right at FPIR 1% / 5%",
@@ -305,6 +331,9 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "open-set-calibration-domain": calibration_domain,
     "calibration-diagnosis": calibration_diagnosis,
     "index-benchmark": index_benchmark,
+    "full-runs": lambda: full_runs(
+        "train_benchmark.json", "train_benchmark_default_2026-12-03.json", "train_benchmark_singles.json"
+    ),
 }
 
 
