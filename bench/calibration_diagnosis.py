@@ -12,11 +12,7 @@ with half of the dev strangers only, then measures its ECE on dev, with the othe
   first k enrolled, all their other photos and all held-out dev strangers as probes), k = 1, 2, 3.
 
 Both read dev people only (the crops, as the flow fits them). If the protocol-shaped ECE is well above the held-out
-simulation's, the gallery composition, not the fit, explains the test ECE.
-
-``people_split`` asks whether the calibrator fits the dev *people* it was fitted on better than others: it is
-fitted again on half of the dev people (and half of the strangers) and measured on protocol-shaped galleries of
-those people and of the other half (each with the held-out strangers). Test people are never read. Writes
+simulation's, the gallery composition, not the fit, explains the test ECE. Writes
 bench/results/calibration_diagnosis.json.
 """
 
@@ -39,7 +35,7 @@ from facerec.model.bundle import load_bundle  # noqa: E402
 from facerec.train.calibrate import cohort_names, fit_calibrators  # noqa: E402
 from facerec.train.data import images_of, resolve_dataset, scan_people  # noqa: E402
 from facerec.train.evaluation import embed_paths  # noqa: E402
-from facerec.train.metrics import ece_interval, ece_noise_floor, expected_calibration_error  # noqa: E402
+from facerec.train.metrics import ece_noise_floor, expected_calibration_error  # noqa: E402
 from facerec.train.openset import build_gallery, open_set_rule, simulate  # noqa: E402
 
 
@@ -63,8 +59,8 @@ def main() -> None:
     fitted = fit_calibrators(embeddings, people, dataclasses.replace(split, singles_dev=fit_half), split.seed)
     calibrator, cohort, fit_report = fitted.open_set, fitted.cohort, fitted.report
 
-    def ece_of(probabilities: np.ndarray, correct: np.ndarray, known: np.ndarray, groups=None) -> dict:
-        entry = {
+    def ece_of(probabilities: np.ndarray, correct: np.ndarray, known: np.ndarray) -> dict:
+        return {
             "probes": len(correct),
             "stranger_share": float(1 - known.mean()),
             "ece_15_bins": expected_calibration_error(probabilities, correct, 15),
@@ -72,17 +68,6 @@ def main() -> None:
             "mean_probability": float(probabilities.mean()),
             "share_right": float(correct.mean()),
         }
-        if groups is not None:
-            entry["ece_interval"] = ece_interval(probabilities, correct, groups, 15)
-        return entry
-
-    def protocol_shaped(names: list[str], fitted_calibrator, fitted_cohort: np.ndarray) -> dict:
-        shaped = {}
-        for k in (1, 2, 3):
-            gallery = build_gallery(embeddings, people, names, held_half, k)
-            d = open_set_rule(gallery, fitted_calibrator, fitted_cohort)
-            shaped[f"{k}_photos"] = {"people": len(gallery.people)} | ece_of(d.score, d.correct, d.known, d.groups())
-        return shaped
 
     features, correct, known, _ = simulate(
         embeddings, people, split.dev, held_half, cohort, calibrator.aggregate, calibrator.cohort_top,
@@ -99,26 +84,16 @@ def main() -> None:
         "held_out_simulation": ece_of(calibrator(features), correct, known),
         "protocol_shaped": {},
     }
-    report["protocol_shaped"] = protocol_shaped(split.dev, calibrator, cohort)
-    dev_fit, dev_held = sorted(split.dev)[::2], sorted(split.dev)[1::2]
-    by_people = fit_calibrators(
-        embeddings, people, dataclasses.replace(split, dev=dev_fit, singles_dev=fit_half), split.seed
-    )
-    report["people_split"] = {
-        "dev_people_fit": len(dev_fit),
-        "dev_people_held_out": len(dev_held),
-        "aggregate": by_people.open_set.aggregate,
-        "fitted_people": protocol_shaped(dev_fit, by_people.open_set, by_people.cohort),
-        "held_out_people": protocol_shaped(dev_held, by_people.open_set, by_people.cohort),
-    }
+    for k in (1, 2, 3):
+        gallery = build_gallery(embeddings, people, split.dev, held_half, k)
+        decisions = open_set_rule(gallery, calibrator, cohort)
+        report["protocol_shaped"][f"{k}_photos"] = {"people": len(gallery.people)} | ece_of(
+            decisions.score, decisions.correct, decisions.known
+        )
     out = write_report(report, args.out)
-    people_split = report["people_split"]
-    for name, entry in (
-        [("held-out simulation", report["held_out_simulation"])]
-        + [(f"protocol-shaped, {k}", v) for k, v in report["protocol_shaped"].items()]
-        + [(f"fitted people, {k}", v) for k, v in people_split["fitted_people"].items()]
-        + [(f"held-out people, {k}", v) for k, v in people_split["held_out_people"].items()]
-    ):
+    for name, entry in [("held-out simulation", report["held_out_simulation"])] + [
+        (f"protocol-shaped, {k}", v) for k, v in report["protocol_shaped"].items()
+    ]:
         print(
             f"{name:28s} probes {entry['probes']:6,}  strangers {entry['stranger_share']:.0%}  ECE "
             f"{entry['ece_15_bins']:.3f} (perfect <= {entry['ece_noise_floor']['p95']:.3f})  mean P "

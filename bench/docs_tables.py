@@ -294,10 +294,6 @@ def calibration_diagnosis() -> str:
     entries = [("held-out simulation rounds", bench["held_out_simulation"])] + [
         (f"shaped like the test protocol, {k[0]} photo(s)", v) for k, v in bench["protocol_shaped"].items()
     ]
-    people_split = bench.get("people_split")
-    if people_split:  # refitted on half the dev people: its own people against the other half
-        for group, label in (("fitted_people", "the people it was fitted on"), ("held_out_people", "other dev people")):
-            entries += [(f"{label}, {k[0]} photo(s)", v) for k, v in people_split[group].items()]
     for label, e in entries:
         rows.append(
             f"| {label} | {e['probes']:,} | {pct(e['stranger_share'])} | {e['mean_probability']:.3f} | "
@@ -307,11 +303,7 @@ def calibration_diagnosis() -> str:
         f"; {bench['model_version']}, {bench['date']}; fitted with {bench['dev_strangers_fit']} dev strangers, "
         f"measured with the other {bench['dev_strangers_held_out']}"
     )
-    if people_split:
-        note += (
-            f"; the last six rows: refitted on {people_split['dev_people_fit']} of the dev people, measured on them "
-            f"and on the other {people_split['dev_people_held_out']}"
-        )
+
     return "\n".join(rows) + "\n" + source("calibration_diagnosis.json", extra=note)
 
 
