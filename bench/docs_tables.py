@@ -121,9 +121,10 @@ def open_set_results() -> str:
     # the ECE a perfectly calibrated answer shows on as many probes (95th percentile): below it, sampling noise
     floors = [e["open_set"]["ece_noise_floor"]["p95"] for k, e in bench["results"]["detected"].items()
               if k.endswith("_photos") and "ece_noise_floor" in e["open_set"]]  # fmt: skip
-    noise = f"; ECE of a perfectly calibrated answer: up to {max(floors):.3f} (noise)" if floors else ""
     if "ece_interval" in crops:  # the spread over people says more than the floor, which assumes independent probes
         noise = "; ECE (95% interval over people)"
+    else:
+        noise = f"; ECE of a perfectly calibrated answer: up to {max(floors):.3f} (noise)" if floors else ""
     recalibrated = bench.get("recalibrated")
     refit = f" (calibrators refitted on {recalibrated['on']})" if recalibrated else ""
     note = (
@@ -303,7 +304,6 @@ def calibration_diagnosis() -> str:
         f"; {bench['model_version']}, {bench['date']}; fitted with {bench['dev_strangers_fit']} dev strangers, "
         f"measured with the other {bench['dev_strangers_held_out']}"
     )
-
     return "\n".join(rows) + "\n" + source("calibration_diagnosis.json", extra=note)
 
 

@@ -45,13 +45,10 @@ from facerec.serve.recognizer import UNKNOWN, Recognizer, crop_to_jpeg  # noqa: 
 from facerec.serve.settings import Settings  # noqa: E402
 from facerec.train.data import resolve_dataset, scan_people  # noqa: E402
 from facerec.train.metrics import FPIR_LEVELS, fnir_at_fpir  # noqa: E402
-from facerec.train.openset import Decisions, det_curve, identification_report  # noqa: E402
+from facerec.train.openset import Decisions, answers_at, det_curve, identification_report  # noqa: E402
 
 KEYS = ["rank1", "fnir_at_fpir_0.01", "fnir_at_fpir_0.05", "fnir_at_fpir_0.1", "strangers_named",
         "known_named_correctly", "known_named_wrongly", "ece_15_bins"]  # fmt: skip
-
-
-AT_THRESHOLD = ["strangers_named", "known_named_correctly", "known_named_wrongly"]
 
 
 def served_faces(recognizer: Recognizer, paths: list[str], detect: bool) -> dict:
@@ -228,8 +225,7 @@ def main() -> None:
             for rule, d in decisions.items():
                 entry[rule] = identification_report(d, thresholds[rule]) | {"det": det_curve(d)}
             # the open-set answers at P >= 0.5, what .env.example's UNKNOWN_THRESHOLD=0.5 served until 2026-12-03
-            at_half = identification_report(decisions["open_set"], 0.5)
-            entry["open_set"]["at_threshold_0.5"] = {k: at_half[k] for k in AT_THRESHOLD}
+            entry["open_set"]["at_threshold_0.5"] = answers_at(decisions["open_set"], 0.5)
             report["results"][mode][f"{photos}_photos"] = entry
             print(mode, photos, {rule: {k: round(entry[rule][k], 3) for k in KEYS} for rule in decisions}, flush=True)
             recognizer.index.close()

@@ -171,6 +171,16 @@ def open_set_rule(gallery: Gallery, calibrator: OpenSetCalibrator, cohort: np.nd
     )
 
 
+def answers_at(decisions: Decisions, threshold: float) -> dict[str, float]:
+    """What the rule does at ``threshold``: shares of strangers named, and of known probes named right and wrong."""
+    named, known = decisions.score >= threshold, decisions.known
+    return {
+        "strangers_named": float(named[~known].mean()),
+        "known_named_correctly": float((named & decisions.correct)[known].mean()),
+        "known_named_wrongly": float((named & ~decisions.correct)[known].mean()),
+    }
+
+
 def identification_report(decisions: Decisions, threshold: float) -> dict:
     """FRVT-style figures of one rule on one gallery, plus what it does at ``threshold`` and how well its
     probability is calibrated (open-set ECE: P against "named the right person")."""
@@ -184,12 +194,9 @@ def identification_report(decisions: Decisions, threshold: float) -> dict:
     for level in FPIR_LEVELS:
         fnir, _ = fnir_at_fpir(ranks[known], decisions.correct[known], ranks[unknown], level)
         report[f"fnir_at_fpir_{level:g}"] = fnir
-    named = decisions.score >= threshold
     report |= {
         "threshold": threshold,
-        "strangers_named": float(named[unknown].mean()),
-        "known_named_correctly": float((named & decisions.correct)[known].mean()),
-        "known_named_wrongly": float((named & ~decisions.correct)[known].mean()),
+        **answers_at(decisions, threshold),
         "ece_15_bins": expected_calibration_error(decisions.score, decisions.correct, 15),
         # what a perfectly calibrated answer would score on this many probes: the ECE's own noise
         "ece_noise_floor": ece_noise_floor(decisions.score, 15),
