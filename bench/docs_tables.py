@@ -307,6 +307,48 @@ def calibration_diagnosis() -> str:
     return "\n".join(rows) + "\n" + source("calibration_diagnosis.json", extra=note)
 
 
+def open_set_error_split() -> str:
+    bench = load("open_set_benchmark.json")
+    header = ["path", "photos/person", "known probes", "strangers (share)", "known: mean P / share named right",
+              "strangers: mean P (all over-confidence)", "ECE"]  # fmt: skip
+    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    paths = {"detected": "photos, with detection", "crops": "the given crops"}
+    for mode, label in paths.items():
+        for key, entry in bench["results"][mode].items():
+            if not key.endswith("_photos"):
+                continue
+            e = entry["open_set"]
+            share = e["strangers"] / (e["strangers"] + e["known_probes"])
+            rows.append(
+                f"| {label} | {key[0]} | {e['known_probes']:,} | {e['strangers']:,} ({pct(share)}) | "
+                f"{e['mean_probability_known']:.3f} / {e['rank1']:.3f} | {e['mean_probability_strangers']:.3f} | "
+                f"{e['ece_15_bins']:.3f} |"
+            )
+    note = f"; {bench['model_version']}, {bench['date']}; open-set rule at the model's calibrator"
+    return "\n".join(rows) + "\n" + source("open_set_benchmark.json", extra=note)
+
+
+def gallery_scale() -> str:
+    bench = load("gallery_scale_benchmark.json")
+    header = ["photos/person", "people enrolled (distractors)", "rank-1", "named right at FPIR 5%",
+              "at default: strangers named", "known right", "known wrong", "ECE (95% over people)",
+              "mean P: known / strangers"]  # fmt: skip
+    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for key, entries in bench["results"].items():
+        for e in entries:
+            rows.append(
+                f"| {key[0]} | {e['people']:,} ({e['distractors']:,}) | {pct(e['rank1'])} | "
+                f"{pct(1 - e['fnir_at_fpir_0.05'])} | {pct(e['strangers_named'])} | "
+                f"{pct(e['known_named_correctly'])} | {pct(e['known_named_wrongly'])} | {ece(e)} | "
+                f"{e['mean_probability_known']:.3f} / {e['mean_probability_strangers']:.3f} |"
+            )
+    note = (
+        f"; {bench['model_version']}, {bench['date']}; {bench['path']}; threshold P >= {bench['threshold']:.3f}; "
+        f"{bench['test_strangers']} test strangers"
+    )
+    return "\n".join(rows) + "\n" + source("gallery_scale_benchmark.json", extra=note)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "train-results": train_results,
     "open-set-results": open_set_results,
@@ -322,6 +364,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "open-set-fit": open_set_fit,
     "open-set-calibration-domain": calibration_domain,
     "calibration-diagnosis": calibration_diagnosis,
+    "gallery-scale": gallery_scale,
+    "open-set-error-split": open_set_error_split,
     "index-benchmark": index_benchmark,
     "full-runs": lambda: full_runs(
         "train_benchmark.json", "train_benchmark_default_2026-12-03.json", "train_benchmark_singles.json"

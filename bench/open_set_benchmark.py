@@ -66,13 +66,16 @@ def served_faces(recognizer: Recognizer, paths: list[str], detect: bool) -> dict
     return found
 
 
-def enrol_gallery(recognizer: Recognizer, people, names, photos: int, faces) -> tuple[dict[str, int], dict]:
-    """Enrol each person's first ``photos`` photos (where they have more) with the service's rules; returns the
-    faces enrolled per person and why the refused ones were refused."""
+def enrol_gallery(
+    recognizer: Recognizer, people, names, photos: int, faces, need_probes: bool = True
+) -> tuple[dict[str, int], dict]:
+    """Enrol each person's first ``photos`` photos (where they have more, unless ``need_probes`` is off: a
+    distractor needs no photo left to probe with) with the service's rules; returns the faces enrolled per person
+    and why the refused ones were refused."""
     enrolled: dict[str, int] = {}
     refused: dict[str, int] = {}
     for name in names:
-        if len(people[name]) <= photos:
+        if need_probes and len(people[name]) <= photos:
             continue
         for path in people[name][:photos]:
             if path not in faces:

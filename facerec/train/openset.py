@@ -195,6 +195,10 @@ def identification_report(decisions: Decisions, threshold: float) -> dict:
         fnir, _ = fnir_at_fpir(ranks[known], decisions.correct[known], ranks[unknown], level)
         report[f"fnir_at_fpir_{level:g}"] = fnir
     report |= {
+        # where the calibration error sits: P against the share right, for known probes and for strangers apart
+        # (a stranger's answer is never right, so all of its P is over-confidence)
+        "mean_probability_known": float(decisions.score[known].mean()) if known.any() else None,
+        "mean_probability_strangers": float(decisions.score[unknown].mean()) if unknown.any() else None,
         "threshold": threshold,
         **answers_at(decisions, threshold),
         "ece_15_bins": expected_calibration_error(decisions.score, decisions.correct, 15),

@@ -86,6 +86,8 @@ def test_the_report_counts_strangers_named_and_known_named_right_or_wrong():
     assert report["strangers_named"] == pytest.approx(0.5)  # 0.7 of the two strangers
     assert report["known_named_correctly"] == pytest.approx(1 / 3)
     assert report["known_named_wrongly"] == pytest.approx(1 / 3)
+    assert report["mean_probability_known"] == pytest.approx((0.9 + 0.8 + 0.3) / 3)
+    assert report["mean_probability_strangers"] == pytest.approx((0.7 + 0.2) / 2)
     assert "ece_interval" not in report  # without the probes' identities there are no people to resample
     with_people = identification_report(replace(decisions, identity=["a", "a", "c", None, None]), threshold=0.5)
     interval = with_people["ece_interval"]
