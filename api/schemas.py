@@ -110,5 +110,8 @@ class ModelResponse(BaseModel):
     split_people: dict[str, int] = Field(description="people per split part")
     unknown_threshold: float = Field(description="the threshold /recognize applies unless asked otherwise")
     calibration: str = Field(description="open-set, or pair (fallback for bundles without the open-set calibrator)")
-    open_set: dict | None = Field(description="the open-set calibrator: aggregate, default threshold and its target")
+    open_set: dict | None = Field(
+        description="the open-set calibrator: aggregate, default threshold and its target, and the share of "
+        "strangers its probabilities assume (stranger_share; stranger_share_fitted: its dev simulations')"
+    )
     runtime: str = Field(description="onnx or torch")

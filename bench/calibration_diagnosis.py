@@ -12,8 +12,12 @@ with half of the dev strangers only, then measures its ECE on dev, with the othe
   first k enrolled, all their other photos and all held-out dev strangers as probes), k = 1, 2, 3.
 
 Both read dev people only (the crops, as the flow fits them). If the protocol-shaped ECE is well above the held-out
-simulation's, the gallery composition, not the fit, explains the test ECE. Writes
-bench/results/calibration_diagnosis.json.
+simulation's, the gallery composition, not the fit, explains the test ECE.
+
+``stranger_mix``: the same protocol-shaped galleries with their probes subsampled to 10%, 50% and 80% strangers (and
+as they come), answered three ways: the one joint map (what bundles before 2026-12-03 serve), the two parts at the
+share they were fitted at (what a deployment gets without ``STRANGER_SHARE``), and the two parts told the gallery's
+true share (a deployment that states it). Writes bench/results/calibration_diagnosis.json.
 """
 
 from __future__ import annotations
@@ -36,7 +40,19 @@ from facerec.train.calibrate import cohort_names, fit_calibrators  # noqa: E402
 from facerec.train.data import images_of, resolve_dataset, scan_people  # noqa: E402
 from facerec.train.evaluation import embed_paths  # noqa: E402
 from facerec.train.metrics import ece_noise_floor, expected_calibration_error  # noqa: E402
-from facerec.train.openset import build_gallery, open_set_rule, simulate  # noqa: E402
+from facerec.train.openset import build_gallery, open_set_evidence, open_set_rule, simulate  # noqa: E402
+
+MIXES = (0.1, 0.5, 0.8)
+
+
+def subsample_to(known: np.ndarray, share: float, rng: np.random.RandomState) -> np.ndarray:
+    """Indices of probes keeping all of one kind and enough of the other for ``share`` strangers."""
+    kept, strangers = np.flatnonzero(known), np.flatnonzero(~known)
+    if share > 1 - known.mean():
+        kept = rng.choice(kept, int(len(strangers) * (1 - share) / share), replace=False)
+    else:
+        strangers = rng.choice(strangers, int(len(kept) * share / (1 - share)), replace=False)
+    return np.sort(np.concatenate([kept, strangers]))
 
 
 def main() -> None:
@@ -90,7 +106,32 @@ def main() -> None:
         report["protocol_shaped"][f"{k}_photos"] = {"people": len(gallery.people)} | ece_of(
             decisions.score, decisions.correct, decisions.known
         )
+    rng = np.random.RandomState(split.seed)
+    report["stranger_mix"] = {"fitted_share": calibrator.stranger_share, "galleries": []}
+    for k in (1, 2, 3):
+        gallery = build_gallery(embeddings, people, split.dev, held_half, k)
+        features, _, correct = open_set_evidence(gallery, calibrator.aggregate, cohort, calibrator.cohort_top)
+        known = np.array([n is not None for n in gallery.probe_names])
+        for share in (None, *MIXES):
+            rows = np.arange(len(known)) if share is None else subsample_to(known, share, rng)
+            f, c, kn = features[rows], correct[rows], known[rows]
+            true_share = float(1 - kn.mean())
+            report["stranger_mix"]["galleries"].append({
+                "photos": k,
+                "probes": len(rows),
+                "stranger_share": true_share,
+                "share_right": float(c.mean()),
+                "ece_noise_floor": ece_noise_floor(calibrator(f, true_share), 15),
+                "ece_joint": expected_calibration_error(calibrator.joint(f), c, 15),
+                "ece_parts_at_fitted_share": expected_calibration_error(calibrator(f), c, 15),
+                "ece_parts_told_the_share": expected_calibration_error(calibrator(f, true_share), c, 15),
+            })  # fmt: skip
     out = write_report(report, args.out)
+    for g in report["stranger_mix"]["galleries"]:
+        print(
+            f"{g['photos']} photo(s), {g['stranger_share']:.0%} strangers: ECE joint {g['ece_joint']:.3f}, parts "
+            f"{g['ece_parts_at_fitted_share']:.3f}, told {g['ece_parts_told_the_share']:.3f}"
+        )
     for name, entry in [("held-out simulation", report["held_out_simulation"])] + [
         (f"protocol-shaped, {k}", v) for k, v in report["protocol_shaped"].items()
     ]:

@@ -126,7 +126,8 @@ def open_set_results() -> str:
     else:
         noise = f"; ECE of a perfectly calibrated answer: up to {max(floors):.3f} (noise)" if floors else ""
     recalibrated = bench.get("recalibrated")
-    refit = f" (calibrators refitted on {recalibrated['on']})" if recalibrated else ""
+    parts = bench["calibration"].removeprefix("open-set, ")
+    refit = f" (calibrators refitted on {recalibrated['on']}, {parts})" if recalibrated else ""
     note = (
         f"; {bench['model_version']}{refit}, {bench['date']}; {bench['test_people']} test people, "
         f"{bench['test_strangers']} "
@@ -307,6 +308,44 @@ def calibration_diagnosis() -> str:
     return "\n".join(rows) + "\n" + source("calibration_diagnosis.json", extra=note)
 
 
+def stranger_mix() -> str:
+    bench = load("calibration_diagnosis.json")
+    mix = bench["stranger_mix"]
+    header = ["dev gallery", "probes", "strangers", "share named right", "ECE: one joint map (before)",
+              "two parts, fitted share (default)", "two parts told the share",
+              "perfectly calibrated (p95)"]  # fmt: skip
+    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for g in mix["galleries"]:
+        rows.append(
+            f"| {g['photos']} photo(s) | {g['probes']:,} | {pct(g['stranger_share'])} | {g['share_right']:.3f} | "
+            f"{g['ece_joint']:.3f} | {g['ece_parts_at_fitted_share']:.3f} | {g['ece_parts_told_the_share']:.3f} | "
+            f"{g['ece_noise_floor']['p95']:.3f} |"
+        )
+    note = (
+        f"; {bench['model_version']}, {bench['date']}; fitted with {bench['dev_strangers_fit']} dev strangers at "
+        f"{pct(mix['fitted_share'])} strangers, measured with the other {bench['dev_strangers_held_out']}"
+    )
+    return "\n".join(rows) + "\n" + source("calibration_diagnosis.json", extra=note)
+
+
+def open_set_told_share() -> str:
+    bench = load("open_set_benchmark.json")
+    header = ["path", "photos/person", "strangers among the probes", "ECE, fitted share (default)",
+              "ECE, told the gallery's share", "at default, told: strangers named / known right"]  # fmt: skip
+    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for mode, label in {"detected": "photos, with detection", "crops": "the given crops"}.items():
+        for key, entry in bench["results"][mode].items():
+            if not key.endswith("_photos") or "open_set_told_share" not in entry:
+                continue
+            told = entry["open_set_told_share"]
+            rows.append(
+                f"| {label} | {key[0]} | {pct(told['stranger_share'])} | {ece(entry['open_set'])} | {ece(told)} | "
+                f"{pct(told['strangers_named'])} / {pct(told['known_named_correctly'])} |"
+            )
+    note = f"; {bench['model_version']}, {bench['date']}; {bench['calibration']}"
+    return "\n".join(rows) + "\n" + source("open_set_benchmark.json", extra=note)
+
+
 def open_set_error_split() -> str:
     bench = load("open_set_benchmark.json")
     header = ["path", "photos/person", "known probes", "strangers (share)", "known: mean P / share named right",
@@ -366,6 +405,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "calibration-diagnosis": calibration_diagnosis,
     "gallery-scale": gallery_scale,
     "open-set-error-split": open_set_error_split,
+    "stranger-mix": stranger_mix,
+    "open-set-told-share": open_set_told_share,
     "index-benchmark": index_benchmark,
     "full-runs": lambda: full_runs(
         "train_benchmark.json", "train_benchmark_default_2026-12-03.json", "train_benchmark_singles.json"

@@ -158,6 +158,15 @@ def teacher_reference(people, names, strangers, photos: int) -> dict:
     return figures
 
 
+def describe_calibration(recognizer: Recognizer) -> str:
+    open_set = recognizer.bundle.open_set
+    if open_set is None:
+        return "pair (no open-set calibrator in the bundle)"
+    if open_set.restatable:
+        return f"open-set, two parts fitted at {open_set.stranger_share:.1%} strangers"
+    return "open-set, one joint map"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="FacialRecognitionTrainFlow/latest")
@@ -187,7 +196,7 @@ def main() -> None:
         **environment(),
         "model": args.model,
         "model_version": recognizer.model_version,
-        "calibration": "open-set" if recognizer.bundle.open_set else "pair (no open-set calibrator in the bundle)",
+        "calibration": describe_calibration(recognizer),
         "default_thresholds": {"pair": 0.5, "open_set": recognizer.default_threshold},
         "test_people": len(names),
         "test_strangers": len(strangers),
@@ -229,6 +238,17 @@ def main() -> None:
                 entry[rule] = identification_report(d, thresholds[rule]) | {"det": det_curve(d)}
             # the open-set answers at P >= 0.5, what .env.example's UNKNOWN_THRESHOLD=0.5 served until 2026-12-03
             entry["open_set"]["at_threshold_0.5"] = answers_at(decisions["open_set"], 0.5)
+            open_set = recognizer.bundle.open_set
+            if open_set is not None and open_set.restatable:
+                # the same answers from a deployment that states its share of strangers (STRANGER_SHARE): this
+                # gallery's own, a property of the protocol, not of any answer
+                share = sum(identity is None for _, identity in probes) / len(probes)
+                recognizer.stranger_share = share
+                told = decide(recognizer, probes, faces)["open_set"]
+                recognizer.stranger_share = None
+                entry["open_set_told_share"] = {"stranger_share": share} | identification_report(
+                    told, thresholds["open_set"]
+                )
             report["results"][mode][f"{photos}_photos"] = entry
             print(mode, photos, {rule: {k: round(entry[rule][k], 3) for k in KEYS} for rule in decisions}, flush=True)
             recognizer.index.close()

@@ -81,5 +81,6 @@ def test_the_compose_api_serves_the_models_own_threshold_unless_told(filled_env,
         monkeypatch.setenv(name, str(value))
     # a number here would replace the threshold chosen on dev people (1% of strangers named) in every deployment
     assert Settings(_env_file=None).unknown_threshold is None
+    assert Settings(_env_file=None).stranger_share is None  # the share the model was calibrated at
     monkeypatch.setenv("UNKNOWN_THRESHOLD", "0.9")
     assert Settings(_env_file=None).unknown_threshold == 0.9

@@ -92,9 +92,9 @@ def evidence(
 
 
 @dataclass
-class OpenSetCalibrator:
-    """P(the best person is the right one | evidence): a logistic model over :func:`evidence`, then an isotonic map of
-    its output fitted on the same dev simulations (so the probabilities hold, not just the ranking)."""
+class LogisticIsotonic:
+    """One fitted map from evidence to a probability: a logistic model over standardised features, then an isotonic
+    map of its output (so the probabilities hold, not just the ranking)."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -102,6 +102,56 @@ class OpenSetCalibrator:
     intercept: float
     iso_x: np.ndarray
     iso_y: np.ndarray
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        logit = ((np.atleast_2d(features) - self.mean) / self.scale) @ self.coef + self.intercept
+        return np.clip(np.interp(logit, self.iso_x, self.iso_y), 0.0, 1.0)
+
+    def to_dict(self) -> dict:
+        return {
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": float(self.intercept),
+            "iso_x": self.iso_x.tolist(),
+            "iso_y": self.iso_y.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LogisticIsotonic:
+        return cls(
+            mean=np.array(data["mean"], np.float64),
+            scale=np.array(data["scale"], np.float64),
+            coef=np.array(data["coef"], np.float64),
+            intercept=float(data["intercept"]),
+            iso_x=np.array(data["iso_x"], np.float64),
+            iso_y=np.array(data["iso_y"], np.float64),
+        )
+
+
+def shift_prior(probability: np.ndarray, share_from: float, share_to: float) -> np.ndarray:
+    """P(enrolled) learned where ``share_from`` of the probes were strangers, restated for ``share_to``: Bayes' rule
+    moves the odds by the ratio of the prior odds (the evidence's likelihood under each hypothesis is unchanged)."""
+    p = np.clip(np.asarray(probability, np.float64), 1e-6, 1 - 1e-6)
+    odds = p / (1 - p) * ((1 - share_to) / share_to) / ((1 - share_from) / share_from)
+    return odds / (1 + odds)
+
+
+@dataclass
+class OpenSetCalibrator:
+    """P(the best person is the right one | evidence), fitted on dev simulations.
+
+    Bundles since 2026-12-03 carry it in two parts: P(the face's person is enrolled at all) and P(the best person is
+    the right one | enrolled). Their product is the answer, and the first part alone depends on how many of the faces
+    asked about are strangers: fitted at the simulations' share (``stranger_share``), it is restated for the share a
+    deployment states (``__call__(features, stranger_share)``) by Bayes' rule. A single map fitted on the same
+    simulations (``joint``) answers where the parts are missing (older bundles), and cannot be restated.
+    """
+
+    joint: LogisticIsotonic
+    known: LogisticIsotonic | None = None
+    right_if_known: LogisticIsotonic | None = None
+    stranger_share: float | None = None  # the share of strangers among the simulations' probes the parts saw
     aggregate: str = "max"
     cohort_top: int = 50
     threshold: float = 0.5  # the default: P needed to name a face, chosen on dev for ``fpir_target``
@@ -111,37 +161,51 @@ class OpenSetCalibrator:
     def __post_init__(self) -> None:
         if self.aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
-        if len(self.coef) != len(self.features):
-            raise ValueError(f"{len(self.coef)} coefficients for {len(self.features)} features")
+        if len(self.joint.coef) != len(self.features):
+            raise ValueError(f"{len(self.joint.coef)} coefficients for {len(self.features)} features")
+        if (self.known is None) != (self.right_if_known is None) or (
+            self.known is not None and not 0.0 < (self.stranger_share or 0.0) < 1.0
+        ):
+            raise ValueError("the two parts come together, with the stranger share they were fitted at")
 
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        logit = ((np.atleast_2d(features) - self.mean) / self.scale) @ self.coef + self.intercept
-        return np.clip(np.interp(logit, self.iso_x, self.iso_y), 0.0, 1.0)
+    @property
+    def restatable(self) -> bool:
+        """Whether a stated share of strangers can change the answer (the two-part calibrator)."""
+        return self.known is not None
+
+    def __call__(self, features: np.ndarray, stranger_share: float | None = None) -> np.ndarray:
+        if self.known is None or self.right_if_known is None or self.stranger_share is None:
+            return self.joint(features)
+        enrolled = self.known(features)
+        if stranger_share is not None:
+            enrolled = shift_prior(enrolled, self.stranger_share, stranger_share)
+        return np.clip(enrolled * self.right_if_known(features), 0.0, 1.0)
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "features": list(self.features),
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-            "coef": self.coef.tolist(),
-            "intercept": float(self.intercept),
-            "iso_x": self.iso_x.tolist(),
-            "iso_y": self.iso_y.tolist(),
+            **self.joint.to_dict(),
             "aggregate": self.aggregate,
             "cohort_top": self.cohort_top,
             "threshold": self.threshold,
             "fpir_target": self.fpir_target,
         }
+        if self.known is not None and self.right_if_known is not None:
+            data |= {
+                "known": self.known.to_dict(),
+                "right_if_known": self.right_if_known.to_dict(),
+                "stranger_share": self.stranger_share,
+            }
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> OpenSetCalibrator:
+        """Reads both layouts: the joint map's fields at the top level (all bundles), the two parts where present."""
         return cls(
-            mean=np.array(data["mean"], np.float64),
-            scale=np.array(data["scale"], np.float64),
-            coef=np.array(data["coef"], np.float64),
-            intercept=float(data["intercept"]),
-            iso_x=np.array(data["iso_x"], np.float64),
-            iso_y=np.array(data["iso_y"], np.float64),
+            joint=LogisticIsotonic.from_dict(data),
+            known=LogisticIsotonic.from_dict(data["known"]) if "known" in data else None,
+            right_if_known=LogisticIsotonic.from_dict(data["right_if_known"]) if "right_if_known" in data else None,
+            stranger_share=data.get("stranger_share"),
             aggregate=str(data["aggregate"]),
             cohort_top=int(data["cohort_top"]),
             threshold=float(data["threshold"]),

@@ -70,6 +70,12 @@ def build_recognizer(settings: Settings) -> Recognizer:
             originals.connect()
         except (StorageError, ValueError) as exc:
             raise StartupError(f"cannot use ORIGINALS_URI={settings.originals_uri!r}: {exc}") from exc
+    if settings.stranger_share is not None and not (bundle.open_set and bundle.open_set.restatable):
+        logger.warning(
+            "STRANGER_SHARE=%s is ignored: this model's calibrator was fitted as one map and cannot restate its "
+            "probabilities (recalibrate it: python -m facerec.train.recalibrate)",
+            settings.stranger_share,
+        )
     logger.info(
         "model %s loaded (%s runtime); %s index holds %d faces",
         bundle.model_version,
@@ -86,4 +92,5 @@ def build_recognizer(settings: Settings) -> Recognizer:
         originals,
         settings.detection.main_face_margin,
         settings.quality.rules(),
+        settings.stranger_share,
     )

@@ -73,8 +73,11 @@ class Recognizer:
         originals: OriginalsStore | None = None,
         main_face_margin: float = 2.0,
         quality_rules: QualityRules | None = None,
+        stranger_share: float | None = None,
     ):
         self.bundle = bundle
+        # the share of strangers among the faces asked about, when the deployment states one (STRANGER_SHARE)
+        self.stranger_share = stranger_share
         self.quality_rules = quality_rules or QualityRules()
         self.main_face_margin = main_face_margin
         self.originals = originals
@@ -247,7 +250,7 @@ class Recognizer:
             features = evidence(
                 scores, others, np.repeat(mean, len(scores)), np.repeat(std, len(scores)), len(gallery), photos
             )
-            probabilities = open_set(features)
+            probabilities = open_set(features, self.stranger_share)
         options = [
             Candidate(p.name, best_face[p.name], float(p.score), float(prob), int(gallery.get(p.name, p.faces)))
             for p, prob in zip(people, probabilities, strict=True)

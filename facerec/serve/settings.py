@@ -120,6 +120,13 @@ class Settings(BaseSettings):
         le=1.0,
         description="probability needed to name a face; empty = the model's own default (chosen on dev people)",
     )
+    stranger_share: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="share of the faces sent to /recognize that belong to nobody enrolled (e.g. 0.9 for a camera "
+        "in a public place); the probabilities are restated for it; empty = the share the model was calibrated at",
+    )
     top_k: int = Field(5, ge=1, le=100, description="candidates per face")
     api_key: SecretStr | None = Field(None, description="the key clients send as X-API-Key (named 'default')")
     api_keys: SecretStr | None = Field(None, description="more named keys: 'name=key,name=key' (e.g. one per client)")

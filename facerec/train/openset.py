@@ -20,7 +20,15 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from ..model.calibration import IsotonicCalibrator
-from ..model.openset import AGGREGATES, FEATURES, SERVED_AGGREGATES, OpenSetCalibrator, cohort_statistics, evidence
+from ..model.openset import (
+    AGGREGATES,
+    FEATURES,
+    SERVED_AGGREGATES,
+    LogisticIsotonic,
+    OpenSetCalibrator,
+    cohort_statistics,
+    evidence,
+)
 from .metrics import (
     FPIR_LEVELS,
     ece_interval,
@@ -33,9 +41,9 @@ from .metrics import (
 
 TOP = FEATURES.index("top")  # the evidence column holding the best person's score
 
-# probes in the dev simulations are 40% strangers, as in the test protocol (1,342 known, 815 strangers): calibrated
-# probabilities assume that share
-STRANGER_SHARE = 0.4
+# probes in the dev simulations are up to 40% strangers (fewer where dev strangers run short): the calibrator records
+# the share it saw, which its probabilities assume unless a deployment states its own (STRANGER_SHARE)
+SIMULATED_STRANGER_SHARE = 0.4
 
 
 @dataclass
@@ -163,12 +171,15 @@ def pair_rule(gallery: Gallery, pair_calibrator: IsotonicCalibrator) -> Decision
     )
 
 
-def open_set_rule(gallery: Gallery, calibrator: OpenSetCalibrator, cohort: np.ndarray) -> Decisions:
+def open_set_rule(
+    gallery: Gallery, calibrator: OpenSetCalibrator, cohort: np.ndarray, stranger_share: float | None = None
+) -> Decisions:
+    """The served rule on a gallery; ``stranger_share``: the share of strangers the calibrator is told to expect
+    (None: the share it was fitted at)."""
     features, best, correct = open_set_evidence(gallery, calibrator.aggregate, cohort, calibrator.cohort_top)
     known = np.array([n is not None for n in gallery.probe_names])
-    return Decisions(
-        best, calibrator(features), correct, known, tiebreak=features[:, TOP], identity=list(gallery.probe_names)
-    )
+    score = calibrator(features, stranger_share)
+    return Decisions(best, score, correct, known, tiebreak=features[:, TOP], identity=list(gallery.probe_names))
 
 
 def answers_at(decisions: Decisions, threshold: float) -> dict[str, float]:
@@ -233,7 +244,7 @@ def simulate(
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Galleries of many sizes and 1-3 photos per person drawn from ``names``; strangers from ``singles`` (the dev
-    strangers, as the test protocol's strangers are test singles), subsampled to :data:`STRANGER_SHARE` of the
+    strangers, as the test protocol's strangers are test singles), subsampled to :data:`SIMULATED_STRANGER_SHARE` of the
     probes where there are enough. Returns per probe: features, correct (the best person is right), known (the
     probe's person is enrolled) and the round.
 
@@ -249,7 +260,7 @@ def simulate(
         enrolled = sorted(rng.choice(eligible, size, replace=False).tolist())
         gallery = build_gallery(embeddings, people, enrolled, list(singles), photos, rng)
         known = np.array([n is not None for n in gallery.probe_names])
-        wanted = int(known.sum() * STRANGER_SHARE / (1 - STRANGER_SHARE))
+        wanted = int(known.sum() * SIMULATED_STRANGER_SHARE / (1 - SIMULATED_STRANGER_SHARE))
         strangers = np.flatnonzero(~known)
         keep = np.concatenate([np.flatnonzero(known), rng.choice(strangers, min(wanted, len(strangers)), False)])
         gallery = Gallery(gallery.vectors, gallery.names, gallery.probes[keep], [gallery.probe_names[i] for i in keep])
@@ -261,21 +272,36 @@ def simulate(
     return np.concatenate(rows), np.concatenate(labels), np.concatenate(knowns), np.concatenate(groups)
 
 
-def _fit(features: np.ndarray, correct: np.ndarray, aggregate: str, cohort_top: int) -> OpenSetCalibrator:
+def _fit_map(features: np.ndarray, labels: np.ndarray) -> LogisticIsotonic:
     mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-9
-    if correct.all() or not correct.any():  # a toy dev part (smoke runs): one class only, a constant answer
-        rate = float(correct.mean())
-        return OpenSetCalibrator(
-            mean, scale, np.zeros(features.shape[1]), 0.0, np.array([0.0]), np.array([rate]),
-            aggregate=aggregate, cohort_top=cohort_top,
-        )  # fmt: skip
-    model = LogisticRegression(C=1.0, max_iter=1000).fit((features - mean) / scale, correct)
+    if labels.all() or not labels.any():  # a toy dev part (smoke runs): one class only, a constant answer
+        rate = float(labels.mean())
+        return LogisticIsotonic(mean, scale, np.zeros(features.shape[1]), 0.0, np.array([0.0]), np.array([rate]))
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((features - mean) / scale, labels)
     logit = ((features - mean) / scale) @ model.coef_[0] + model.intercept_[0]
-    iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(logit, correct)
+    iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(logit, labels)
+    return LogisticIsotonic(
+        mean, scale, model.coef_[0], float(model.intercept_[0]), iso.X_thresholds_, iso.y_thresholds_
+    )
+
+
+def _fit(
+    features: np.ndarray, correct: np.ndarray, known: np.ndarray, aggregate: str, cohort_top: int
+) -> OpenSetCalibrator:
+    """The joint map and the two parts (P(enrolled), P(right | enrolled)) on the same simulated probes; the parts
+    only where the simulations hold both known probes and strangers."""
+    joint = _fit_map(features, correct)
+    share = float(1.0 - known.mean())
+    if not 0.0 < share < 1.0:
+        return OpenSetCalibrator(joint, aggregate=aggregate, cohort_top=cohort_top)
     return OpenSetCalibrator(
-        mean, scale, model.coef_[0], float(model.intercept_[0]), iso.X_thresholds_, iso.y_thresholds_,
-        aggregate=aggregate, cohort_top=cohort_top,
-    )  # fmt: skip
+        joint,
+        known=_fit_map(features, known),
+        right_if_known=_fit_map(features[known], correct[known]),
+        stranger_share=share,
+        aggregate=aggregate,
+        cohort_top=cohort_top,
+    )
 
 
 def fit_open_set(
@@ -297,15 +323,17 @@ def fit_open_set(
             embeddings, people, dev_names, dev_singles, cohort, aggregate, cohort_top, seed=seed
         )
         test = rounds % 2 == 1  # fit on even rounds, compare on odd ones
-        model = _fit(features[~test], correct[~test], aggregate, cohort_top)
+        model = _fit(features[~test], correct[~test], known[~test], aggregate, cohort_top)
         held_out = Decisions([], model(features[test]), correct[test], known[test], features[test][:, TOP])
         ranks, kept = held_out.ranking(), known[test]
         fnir, _ = fnir_at_fpir(ranks[kept], correct[test][kept], ranks[~kept], 0.05)
         choice[aggregate] = {"held_out_fnir_at_fpir_0.05": fnir, "held_out_probes": int(test.sum())}
     # chosen among what a search result can serve; the centroid's figure is reported for the record
     best = min(SERVED_AGGREGATES, key=lambda a: choice[a]["held_out_fnir_at_fpir_0.05"])
-    features, correct, _, _ = simulate(embeddings, people, dev_names, dev_singles, cohort, best, cohort_top, seed=seed)
-    calibrator = _fit(features, correct, best, cohort_top)
+    features, correct, known, _ = simulate(
+        embeddings, people, dev_names, dev_singles, cohort, best, cohort_top, seed=seed
+    )
+    calibrator = _fit(features, correct, known, best, cohort_top)
     # the default threshold: dev strangers named at most fpir_target of the time, on a fresh dev simulation
     check, _, check_known, _ = simulate(
         embeddings, people, dev_names, dev_singles, cohort, best, cohort_top, seed=seed + 1

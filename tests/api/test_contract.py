@@ -33,6 +33,7 @@ def test_enrol_recognise_and_model_answers_on_a_crop(tiny_client):
     assert model["error"] is False and model["encoder"]["backbone"] == "test_efficientnet"
     assert model["preprocess"]["image_size"] == 64 and model["runtime"] == "onnx"
     assert model["calibration"] == "open-set" and model["unknown_threshold"] == model["open_set"]["threshold"]
+    assert 0 < model["open_set"]["stranger_share"] == model["open_set"]["stranger_share_fitted"] < 1
 
 
 def test_no_face_answers_422_with_the_one_message(tiny_client):

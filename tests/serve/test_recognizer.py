@@ -91,6 +91,43 @@ def test_candidates_are_distinct_people_and_runners_up_are_less_sure(recognizer)
     assert face.candidates[0].probability > face.candidates[1].probability >= face.candidates[2].probability
 
 
+def test_a_stated_share_of_strangers_restates_the_probabilities(recognizer, monkeypatch):
+    from dataclasses import replace
+
+    from facerec.model.openset import FEATURES, LogisticIsotonic
+
+    fitted = recognizer.bundle.open_set
+    assert fitted.restatable  # bundles fitted today carry the two parts
+    # the tiny bundle's synthetic people are told apart with certainty (P is 0 or 1, which no prior moves): parts
+    # that answer in between, P(enrolled) = sigmoid(3 x the person's score), P(right | enrolled) = 0.9
+    grid, coef = np.linspace(-10, 10, 201), np.eye(len(FEATURES))[0] * 3
+    centre = np.zeros(len(FEATURES))
+    # (on the session's shared bundle: monkeypatch puts the fitted calibrator back)
+    monkeypatch.setattr(
+        recognizer.bundle,
+        "open_set",
+        replace(
+            fitted,
+            known=LogisticIsotonic(centre, np.ones(len(FEATURES)), coef, 0.0, grid, 1 / (1 + np.exp(-grid))),
+            right_if_known=LogisticIsotonic(centre, np.ones(len(FEATURES)), coef, 0.0, grid, np.full_like(grid, 0.9)),
+        ),
+    )
+    for person in (1, 2, 3):
+        recognizer.enroll(synthetic_face(person), f"P{person}", detect=False)
+    answers = {}
+    for share in (None, 0.95, 0.01):  # as fitted; a camera that mostly sees strangers; one that mostly sees family
+        recognizer.stranger_share = share
+        answers[share] = [
+            [(c.name, c.probability) for c in face.candidates]
+            for person in (1, 7)  # an enrolled person's other photo, and a stranger
+            for face in recognizer.recognize(synthetic_face(person, 1), k=3, detect=False)
+        ]
+    names = {share: [[n for n, _ in face] for face in a] for share, a in answers.items()}
+    assert names[None] == names[0.95] == names[0.01]  # the same people, in the same order
+    fitted_p, strangers_p, known_p = (np.array([p for f in answers[s] for _, p in f]) for s in (None, 0.95, 0.01))
+    assert (strangers_p < fitted_p).all() and (fitted_p < known_p).all()
+
+
 def test_two_faces_of_one_person_in_one_photo_are_not_both_named_after_them(recognizer):
     recognizer.enroll(synthetic_face(1, 0), "P1", detect=False)
     recognizer.enroll(synthetic_face(2, 0), "P2", detect=False)

@@ -33,7 +33,9 @@ def test_group_variables_land_in_their_groups(monkeypatch):
     monkeypatch.setenv("DETECTION_MAX_SIDE", "800")
     monkeypatch.setenv("LIMITS_UPLOAD_BYTES", "2048")
     monkeypatch.setenv("UNKNOWN_THRESHOLD", "0.7")
+    monkeypatch.setenv("STRANGER_SHARE", "0.9")
     settings = Settings(_env_file=None)
+    assert settings.stranger_share == 0.9  # a top-level name with "_" is not taken for a group
     assert (settings.index.backend, settings.index.ivf_nprobe, settings.index.path) == (
         "elasticsearch",
         7,
@@ -77,3 +79,13 @@ def test_the_example_env_file_changes_no_default(monkeypatch):
     from_example = Settings(_env_file=REPO_ROOT / ".env.example").model_dump()
     assert from_example == Settings(_env_file=None).model_dump()
     assert from_example["unknown_threshold"] is None
+
+
+def test_a_stranger_share_of_none_or_all_is_refused(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    for value in ("0", "1", "1.5"):
+        monkeypatch.setenv("STRANGER_SHARE", value)
+        with pytest.raises(ValidationError, match="stranger_share"):
+            Settings(_env_file=None)

@@ -9,7 +9,7 @@ import pytest
 
 from facerec.model.calibration import IsotonicCalibrator
 from facerec.model.openset import OpenSetCalibrator, person_scores
-from facerec.train.metrics import fnir_at_fpir
+from facerec.train.metrics import expected_calibration_error, fnir_at_fpir
 from facerec.train.openset import (
     Decisions,
     build_gallery,
@@ -133,3 +133,27 @@ def test_the_open_set_calibrator_fitted_on_some_people_holds_on_others():
         assert open_set["strangers_named"] <= 0.12, open_set  # the dev-chosen threshold holds on new people
     # more photos per person: identification improves
     assert results["3_photos"]["open_set"]["rank1"] > results["1_photos"]["open_set"]["rank1"]
+
+
+def synthetic_evidence(rng: np.random.RandomState, known: int, strangers: int):
+    """Evidence rows where enrolled faces score higher than strangers and the best person is right more often the
+    higher the score; strangers are never right."""
+    top = np.concatenate([rng.normal(0.6, 0.1, known), rng.normal(0.4, 0.1, strangers)])
+    features = np.column_stack([top, rng.normal(0, 1, (len(top), 4))])
+    is_known = np.arange(len(top)) < known
+    correct = is_known & (rng.uniform(size=len(top)) < 1 / (1 + np.exp(-12 * (top - 0.55))))
+    return features, correct, is_known
+
+
+def test_a_stated_share_of_strangers_keeps_the_probability_honest_when_the_mix_changes():
+    from facerec.train.openset import _fit
+
+    rng = np.random.RandomState(0)
+    features, correct, known = synthetic_evidence(rng, 14_000, 6_000)  # fitted with 30% strangers
+    calibrator = _fit(features, correct, known, "max", 50)
+    assert calibrator.restatable and calibrator.stranger_share == pytest.approx(0.3)
+    features, correct, known = synthetic_evidence(rng, 4_000, 16_000)  # a deployment that sees 80% strangers
+    told, untold = calibrator(features, 0.8), calibrator(features)
+    assert abs(told.mean() - correct.mean()) < 0.01  # the same share named right as it says
+    assert untold.mean() - correct.mean() > 0.05  # at the fitted mix it overstates
+    assert expected_calibration_error(told, correct) < 0.5 * expected_calibration_error(untold, correct)
