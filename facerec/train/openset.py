@@ -341,7 +341,13 @@ def fit_open_set(
     threshold = threshold_at_fpir(calibrator(check[~check_known]), fpir_target)
     calibrator.threshold = min(max(threshold, 0.0), 1.0)
     calibrator.fpir_target = fpir_target
-    report = {"aggregates": choice, "chosen": best, "dev_probes": len(correct), "threshold": calibrator.threshold}
+    report = {
+        "aggregates": choice,
+        "chosen": best,
+        "dev_probes": len(correct),
+        "threshold": calibrator.threshold,
+        "stranger_share": calibrator.stranger_share,  # what the probabilities assume unless told (STRANGER_SHARE)
+    }
     return calibrator, report
 
 

@@ -122,6 +122,8 @@ def test_the_open_set_calibrator_fitted_on_some_people_holds_on_others():
     calibrator, report = fit_open_set(embeddings, roster, names[:80], strangers[:100], cohort, fpir_target=0.05)
     assert report["chosen"] in ("max", "top2") and set(report["aggregates"]) == {"max", "top2", "centroid"}
     assert 0 < calibrator.threshold < 1
+    assert calibrator.restatable and report["stranger_share"] == calibrator.stranger_share
+    assert 0.2 < calibrator.stranger_share <= 0.41  # the simulations hold up to 40% strangers
     restored = OpenSetCalibrator.from_dict(calibrator.to_dict())
     pair = IsotonicCalibrator(np.array([-1.0, 1.0]), np.array([0.0, 1.0]))  # monotone in the best face's cosine
     results = evaluate_open_set(embeddings, roster, names[80:], strangers[100:], pair, restored, cohort, photos=(1, 3))
