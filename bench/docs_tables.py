@@ -91,6 +91,8 @@ def full_runs(*names: str) -> str:
             shape = f"{recipe['batch_size'] // recipe['images_per_person']} x {recipe['images_per_person']}"
             singles = recipe.get("singles_per_batch", 0)
             label = shape + (f" + {singles} singles" if singles else "")
+            if recipe.get("lookalike_batches"):
+                label += f", {recipe['lookalike_batches']:.0%} look-alike batches"
             rows.append(
                 f"| {run['run'].split('/')[-1]} (seed {run['seed']}) | {label} | {bench['date']} | "
                 f"{train['steps']:,} ({train['images_per_second']:.0f}) | {chosen['dev_auc']:.4f} | "
