@@ -37,6 +37,11 @@ def ece(report: dict) -> str:
     return f"{report['ece_15_bins']:.3f}{spread}"
 
 
+def table_head(header: list[str]) -> list[str]:
+    """A markdown table's first two lines: the column names and the separator."""
+    return ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+
+
 def source(*names: str, extra: str = "") -> str:
     files = ", ".join(f"`bench/results/{n}`" for n in names)
     return f"\n_Source: {files}{extra}._\n"
@@ -81,7 +86,7 @@ def full_runs(*names: str) -> str:
     header = ["run", "recipe", "date", "steps (images/s)", "dev AUC", "dev rank-1", "dev named right at FPIR 5%",
               "test verification", "test AUC", "test TAR@FAR 1e-3", "test rank-1",
               "test known/unknown AUC"]  # fmt: skip
-    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = table_head(header)
     for name in names:
         bench = load(name)
         for run in bench["runs"]:
@@ -107,7 +112,7 @@ def open_set_results() -> str:
     bench = load("open_set_benchmark.json")
     header = ["photos per person", "rule", "rank-1", "named right at FPIR 1% / 5%",
               "at the default threshold: strangers named", "known named right", "known named wrong", "ECE"]  # fmt: skip
-    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = table_head(header)
     names = {"pair": "best face + pair calibrator (before)", "open_set": "**people + open-set calibrator**"}
     for gallery, entry in bench["results"]["detected"].items():
         if not gallery.endswith("_photos"):
@@ -197,7 +202,7 @@ def ablation(name: str) -> str:
     bench = load(name)
     header = ["configuration", "train people (+ singles)", "dev AUC", "dev rank-1", "dev named right at FPIR 5%",
               "images/s"]  # fmt: skip
-    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = table_head(header)
     for run in bench["runs"]:
         best = run["best"]
         rows.append(
@@ -276,7 +281,7 @@ def calibration_domain() -> str:
     measured on the same test galleries."""
     header = ["calibrator fitted on", "path measured", "ECE, 1 / 2 / 3 photos", "perfectly calibrated (p95)",
               "named right at FPIR 5%, 1 / 2 / 3 photos"]  # fmt: skip
-    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = table_head(header)
     names = ["open_set_benchmark_crops_calibration.json", "open_set_benchmark_detected_calibration.json"]
     for name in names:
         bench = load(name)
@@ -294,7 +299,7 @@ def calibration_diagnosis() -> str:
     bench = load("calibration_diagnosis.json")
     header = ["dev galleries", "probes", "strangers", "mean P", "share named right", "ECE",
               "perfectly calibrated (p95)"]  # fmt: skip
-    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = table_head(header)
     entries = [("held-out simulation rounds", bench["held_out_simulation"])] + [
         (f"shaped like the test protocol, {k[0]} photo(s)", v) for k, v in bench["protocol_shaped"].items()
     ]
@@ -316,7 +321,7 @@ def stranger_mix() -> str:
     header = ["dev gallery", "probes", "strangers", "share named right", "ECE: one joint map (before)",
               "two parts, fitted share (default)", "two parts told the share",
               "perfectly calibrated (p95)"]  # fmt: skip
-    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = table_head(header)
     for g in mix["galleries"]:
         rows.append(
             f"| {g['photos']} photo(s) | {g['probes']:,} | {pct(g['stranger_share'])} | {g['share_right']:.3f} | "
@@ -334,7 +339,7 @@ def open_set_told_share() -> str:
     bench = load("open_set_benchmark.json")
     header = ["path", "photos/person", "strangers among the probes", "ECE, fitted share (default)",
               "ECE, told the gallery's share", "at default, told: strangers named / known right"]  # fmt: skip
-    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = table_head(header)
     for mode, label in {"detected": "photos, with detection", "crops": "the given crops"}.items():
         for key, entry in bench["results"][mode].items():
             if not key.endswith("_photos") or "open_set_told_share" not in entry:
@@ -352,7 +357,7 @@ def open_set_error_split() -> str:
     bench = load("open_set_benchmark.json")
     header = ["path", "photos/person", "known probes", "strangers (share)", "known: mean P / share named right",
               "strangers: mean P (all over-confidence)", "ECE"]  # fmt: skip
-    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = table_head(header)
     paths = {"detected": "photos, with detection", "crops": "the given crops"}
     for mode, label in paths.items():
         for key, entry in bench["results"][mode].items():
@@ -374,7 +379,7 @@ def gallery_scale() -> str:
     header = ["photos/person", "people enrolled (distractors)", "rank-1", "named right at FPIR 5%",
               "at default: strangers named", "known right", "known wrong", "ECE (95% over people)",
               "mean P: known / strangers"]  # fmt: skip
-    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = table_head(header)
     for key, entries in bench["results"].items():
         for e in entries:
             rows.append(

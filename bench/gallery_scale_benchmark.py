@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,12 +30,9 @@ os.environ.setdefault("METAFLOW_USER", "facerec")
 
 import numpy as np  # noqa: E402
 
-from bench.open_set_benchmark import decide, enrol_gallery, served_faces  # noqa: E402
+from bench.open_set_benchmark import decide, enrol_gallery, served_faces, served_recognizer  # noqa: E402
 from bench.reporting import environment, write_report  # noqa: E402
 from facerec.index.embedded import EmbeddedIndex  # noqa: E402
-from facerec.serve.build import build_recognizer  # noqa: E402
-from facerec.serve.settings import Settings  # noqa: E402
-from facerec.train.data import resolve_dataset, scan_people  # noqa: E402
 from facerec.train.openset import identification_report  # noqa: E402
 
 KEYS = ["people", "rank1", "fnir_at_fpir_0.05", "strangers_named", "known_named_correctly", "known_named_wrongly",
@@ -56,10 +52,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.monotonic()
-    people = scan_people(resolve_dataset(args.dataset))
-    work = Path(tempfile.mkdtemp(prefix="facerec-scale-"))
-    settings = Settings(_env_file=None, model_uri=args.model, index={"path": str(work / "warmup.sqlite3")})
-    recognizer = build_recognizer(settings)
+    people, recognizer, work = served_recognizer(args.model, args.dataset, "facerec-scale-")
     split = recognizer.bundle.split
     names, strangers = split.test, split.singles_test
     pool = [str(n) for n in np.random.RandomState(args.seed).permutation(sorted(split.dev + split.singles_dev))]

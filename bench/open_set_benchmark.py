@@ -158,6 +158,15 @@ def teacher_reference(people, names, strangers, photos: int) -> dict:
     return figures
 
 
+def served_recognizer(model: str, dataset: str, prefix: str) -> tuple[dict[str, list[str]], Recognizer, Path]:
+    """The dataset's people, the recognizer the service would build for ``model`` (its own runtime and calibrators)
+    and a scratch folder for the benchmark's indexes."""
+    people = scan_people(resolve_dataset(dataset))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    settings = Settings(_env_file=None, model_uri=model, index={"path": str(work / "warmup.sqlite3")})
+    return people, build_recognizer(settings), work
+
+
 def describe_calibration(recognizer: Recognizer) -> str:
     open_set = recognizer.bundle.open_set
     if open_set is None:
@@ -183,10 +192,7 @@ def main() -> None:
         return
 
     started = time.monotonic()
-    people = scan_people(resolve_dataset(args.dataset))
-    work = Path(tempfile.mkdtemp(prefix="facerec-openset-"))
-    settings = Settings(_env_file=None, model_uri=args.model, index={"path": str(work / "warmup.sqlite3")})
-    recognizer = build_recognizer(settings)
+    people, recognizer, work = served_recognizer(args.model, args.dataset, "facerec-openset-")
     split = recognizer.bundle.split
     names, strangers = split.test, split.singles_test
     if args.max_people:
