@@ -95,6 +95,9 @@ class FacialRecognitionTrainFlow(FlowSpec):
     evals_per_epoch = Parameter("evals_per_epoch", default=_TRAIN.evals_per_epoch, help="dev evaluations per epoch")
     select_on = Parameter("select_on", default=_TRAIN.select_on, help="auc | auc+dir: what model selection maximises")
     patience = Parameter("patience", default=_TRAIN.patience, help="evaluations without a better selection score")
+    dev_gallery_draws = Parameter(
+        "dev_gallery_draws", default=_TRAIN.dev_gallery_draws, help="dev galleries each evaluation averages over"
+    )
     max_minutes = Parameter("max_minutes", default=_TRAIN.max_minutes, help="wall-clock budget of training (0 = none)")
     max_steps = Parameter("max_steps", default=_TRAIN.max_steps, help="stop after this many steps (0 = no limit)")
     augmentation = Parameter("augmentation", default=_TRAIN.augmentation, help="none | low | high")
@@ -207,7 +210,9 @@ class FacialRecognitionTrainFlow(FlowSpec):
         recipe = self._recipe
         people, split = self._people_and_split()
         encoder = self._encoder(recipe.pretrained)
-        dev = DevProtocol.build(people, split.dev, split.singles_dev, seed=recipe.split_seed)
+        dev = DevProtocol.build(
+            people, split.dev, split.singles_dev, seed=recipe.split_seed, gallery_draws=recipe.train.dev_gallery_draws
+        )
 
         def log(record: dict) -> None:
             print(

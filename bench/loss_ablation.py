@@ -111,18 +111,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dev-fractions", default="0.6/0.2/0.2", help="the split whose dev part measures every run")
     parser.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS)
+    parser.add_argument("--dev-gallery-draws", type=int, default=TrainConfig.dev_gallery_draws,
+                        help="dev galleries every evaluation averages over (shared by all configurations)")  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "loss_ablation.json"))
     args = parser.parse_args()
 
     people = scan_people(args.dataset)
     measured = split_people(people, parse_fractions(args.dev_fractions), args.seed)
-    dev = DevProtocol.build(people, measured.dev, measured.singles_dev, seed=args.seed)
+    if any("dev_gallery_draws" in spec for spec in args.configs):
+        parser.error("the dev protocol is shared by every configuration: use --dev-gallery-draws")
+    dev = DevProtocol.build(
+        people, measured.dev, measured.singles_dev, seed=args.seed, gallery_draws=args.dev_gallery_draws
+    )
     dev_names = set(measured.dev) | set(measured.singles_dev)
     runs = [run_config(spec, args.steps, people, dev, dev_names, args.seed) for spec in args.configs]
     report = {
         **environment(),
         "teacher": TEACHER_ID,
         "steps": args.steps,
+        "dev_gallery_draws": args.dev_gallery_draws,
         "seed": args.seed,
         "preprocess": PreprocessConfig().to_dict(),
         "dev_fractions": args.dev_fractions,

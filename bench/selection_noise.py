@@ -8,8 +8,8 @@ points from one evaluation to the next (docs/experiments.md, the full-runs table
 that series. This script holds one model fixed and asks how much the number moves when only the measurement
 changes, as training measures it (the bundle's preprocessing, no flip averaging):
 
-- gallery draws: each dev person enrolled with another of their photos (a seeded random one; draw 0 is the flow's
-  first photo), everything else the same;
+- gallery draws: each dev person enrolled with another of their photos (a seeded random one, as
+  ``DevProtocol(gallery_draws=...)`` draws them; draw 0 is the flow's first photo), everything else the same;
 - a bootstrap over people: dev people and dev strangers resampled with replacement (the flow's gallery), i.e. how
   far the figure of these 336 people and 813 strangers may lie from that of other people like them.
 
@@ -35,8 +35,8 @@ import numpy as np  # noqa: E402
 from bench.reporting import environment, write_report  # noqa: E402
 from facerec.model.bundle import load_bundle  # noqa: E402
 from facerec.train.data import resolve_dataset, scan_people  # noqa: E402
-from facerec.train.evaluation import embed_paths  # noqa: E402
-from facerec.train.metrics import fnir_at_fpir, open_set_metrics  # noqa: E402
+from facerec.train.evaluation import DevProtocol, embed_paths, identification_metrics  # noqa: E402
+from facerec.train.metrics import fnir_at_fpir  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 FULL_RUNS = ["train_benchmark.json", "train_benchmark_default_2026-12-03.json", "train_benchmark_singles.json",
@@ -44,43 +44,25 @@ FULL_RUNS = ["train_benchmark.json", "train_benchmark_default_2026-12-03.json", 
 LATE = 6
 
 
-def detection_rate(embeddings, gallery: list[tuple[str, str]], probes: list[tuple[str, str | None]]) -> dict:
-    """Rank-1 and 1 - FNIR at FPIR 5% of one gallery (path, person) against probes (path, person or None)."""
-    found = open_set_metrics(
-        np.stack([embeddings[p] for p, _ in gallery]),
-        [name for _, name in gallery],
-        np.stack([embeddings[p] for p, _ in probes]),
-        [name for _, name in probes],
-    )
+def rates(embeddings, gallery) -> dict:
+    """Rank-1 and 1 - FNIR at FPIR 5% of one of the dev protocol's galleries."""
+    found = identification_metrics(embeddings, *gallery)
     return {"dir_at_fpir_0.05": 1 - found["open_set_fnir_at_fpir_0.05"], "rank1": found["open_set_rank1"]}
 
 
-def gallery_draw(people, names, strangers, rng: np.random.RandomState | None):
-    """Each person's gallery photo (the first in sorted order, or a random one with ``rng``) and every probe."""
-    gallery, probes = [], []
-    for name in names:
-        photos = sorted(people[name])
-        chosen = 0 if rng is None else rng.randint(len(photos))
-        gallery.append((photos[chosen], name))
-        probes += [(p, name) for i, p in enumerate(photos) if i != chosen]
-    probes += [(p, None) for s in strangers for p in sorted(people[s])]
-    return gallery, probes
-
-
-def bootstrap_people(embeddings, people, names, strangers, resamples: int, seed: int = 1) -> list[dict]:
-    """The flow's gallery fixed; each resample draws dev people (with all their probes) and dev strangers with
-    replacement and recomputes rank-1 and the detection rate from the probes' top-1 answers."""
-    gallery, probes = gallery_draw(people, names, strangers, None)
-    labels = [name for _, name in gallery]
-    scores = np.stack([embeddings[p] for p, _ in probes]) @ np.stack([embeddings[p] for p, _ in gallery]).T
+def bootstrap_people(embeddings, gallery, resamples: int, seed: int = 1) -> list[dict]:
+    """One gallery fixed; each resample draws dev people (with all their probes) and dev strangers with replacement
+    and recomputes rank-1 and the detection rate from the probes' top-1 answers."""
+    gallery_paths, labels, probe_paths, probe_labels = gallery
+    scores = np.stack([embeddings[p] for p in probe_paths]) @ np.stack([embeddings[p] for p in gallery_paths]).T
     top = scores.argmax(axis=1)
-    top_score = scores[np.arange(len(probes)), top]
-    hit = np.array([labels[j] == name for j, (_, name) in zip(top, probes, strict=True)])
-    rows_of: dict[str | None, list[int]] = {}
-    for i, (path, name) in enumerate(probes):
-        rows_of.setdefault(name if name is not None else path, []).append(i)
-    known = [rows_of[n] for n in names if n in rows_of]
-    unknown = [rows_of[p] for s in strangers for p in sorted(people[s])]
+    top_score = scores[np.arange(len(probe_paths)), top]
+    hit = np.array([labels[j] == name for j, name in zip(top, probe_labels, strict=True)])
+    rows_of: dict[str, list[int]] = {}
+    for i, (path, name) in enumerate(zip(probe_paths, probe_labels, strict=True)):
+        rows_of.setdefault(name if name is not None else path, []).append(i)  # a stranger: one photo each
+    known = [rows for key, rows in rows_of.items() if key in set(labels)]
+    unknown = [rows for key, rows in rows_of.items() if key not in set(labels)]
     rng = np.random.RandomState(seed)
     results = []
     for _ in range(resamples):
@@ -115,6 +97,7 @@ def main() -> None:
     lfw = os.environ.get("LFW_DIR") or str(ROOT.parent / "shared" / "lfw" / "lfw-deepfunneled")
     parser.add_argument("--dataset", default=lfw)
     parser.add_argument("--draws", type=int, default=20, help="random gallery draws besides the first photos")
+    parser.add_argument("--seed", type=int, default=0, help="the gallery draws' seed")
     parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples of people and strangers")
     parser.add_argument("--out", default=str(RESULTS / "selection_noise.json"))
     args = parser.parse_args()
@@ -127,11 +110,10 @@ def main() -> None:
     print(f"embedding {len(paths):,} dev photos ...", flush=True)
     embeddings = embed_paths(bundle.encoder, bundle.preprocess, paths, flip_tta=False)
 
-    flow_gallery = detection_rate(embeddings, *gallery_draw(people, names, strangers, None))
-    rng = np.random.RandomState(0)
-    draws = [detection_rate(embeddings, *gallery_draw(people, names, strangers, rng)) for _ in range(args.draws)]
-
-    resampled = bootstrap_people(embeddings, people, names, strangers, args.resamples)
+    dev = DevProtocol.build(people, names, strangers, seed=args.seed, gallery_draws=1 + args.draws)
+    flow_gallery = rates(embeddings, dev.galleries[0])
+    draws = [rates(embeddings, gallery) for gallery in dev.galleries[1:]]
+    resampled = bootstrap_people(embeddings, dev.galleries[0], args.resamples)
 
     report = {
         **environment(),
@@ -139,6 +121,7 @@ def main() -> None:
         "model_version": bundle.model_version,
         "dev_people": len(names),
         "dev_strangers": len(strangers),
+        "gallery_seed": args.seed,
         "as_the_flow_measures": flow_gallery,
         "gallery_draws": {key: spread([d[key] for d in draws]) for key in ("dir_at_fpir_0.05", "rank1")},
         "bootstrap_people": {key: spread([d[key] for d in resampled]) for key in ("dir_at_fpir_0.05", "rank1")},

@@ -62,6 +62,9 @@ class TrainConfig:
     grad_clip_norm: float = 5.0
     evals_per_epoch: int = 2
     select_on: str = "auc+dir"
+    # dev galleries each evaluation averages rank-1 and the detection rate over (1 = each person's first photo only);
+    # one draw's detection rate moves ~2 points (sd) with the photo enrolled (bench/selection_noise.py)
+    dev_gallery_draws: int = 1
     # evaluations without a better selection score before stopping
     patience: int = 3
     # wall-clock budget of the training loop, dev evaluations included (0 = none); the learning-rate schedule
@@ -131,8 +134,8 @@ class TrainConfig:
             problems.append(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
         if self.select_on not in SELECTION_METRICS:
             problems.append(f"select_on must be one of {SELECTION_METRICS}, got {self.select_on!r}")
-        if self.evals_per_epoch < 1 or self.patience < 1:
-            problems.append("evals_per_epoch and patience must be >= 1")
+        if self.evals_per_epoch < 1 or self.patience < 1 or self.dev_gallery_draws < 1:
+            problems.append("evals_per_epoch, patience and dev_gallery_draws must be >= 1")
         if self.max_minutes < 0 or self.max_steps < 0:
             problems.append("max_minutes and max_steps must be >= 0 (0 = no limit)")
         if self.augmentation not in AUGMENTATION_LEVELS:

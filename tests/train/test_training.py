@@ -24,6 +24,7 @@ from facerec.train.training import train
         ({"distill_memory": 64, "distill_mode": "embedding"}, "distill_memory"),
         ({"lookalike_batches": 1.5}, "lookalike_batches must lie"),
         ({"lookalike_batches": 0.5, "lookalike_pool": 3}, "lookalike_pool"),
+        ({"dev_gallery_draws": 0}, "dev_gallery_draws must be >= 1"),
     ],
 )
 def test_bad_training_settings_fail_fast(changes, message):
