@@ -108,6 +108,8 @@ def full_runs(*names: str) -> str:
             label = shape + (f" + {singles} singles" if singles else "")
             if recipe.get("lookalike_batches"):
                 label += f", {recipe['lookalike_batches']:.0%} look-alike batches"
+            if recipe.get("dev_gallery_draws", 1) > 1:
+                label += f", selected on {recipe['dev_gallery_draws']} dev galleries"
             rows.append(
                 f"| {run['run'].split('/')[-1]} (seed {run['seed']}) | {label} | {bench['date']} | "
                 f"{train['steps']:,} ({train['images_per_second']:.0f}) | {chosen['dev_auc']:.4f} | "
@@ -439,6 +441,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_default_2026-12-03.json",
         "train_benchmark_singles.json",
         "train_benchmark_lookalike.json",
+        "train_benchmark_gallery_draws.json",
     ),
 }
 
