@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.DOTALL)
+# the open-set benchmarks' two paths, as the tables name them
+PATHS = {"detected": "photos, with detection", "crops": "the given crops"}
 
 
 def load(name: str) -> dict:
@@ -306,7 +308,7 @@ def calibration_domain() -> str:
     names = ["open_set_benchmark_crops_calibration.json", "open_set_benchmark_detected_calibration.json"]
     for name in names:
         bench = load(name)
-        for mode, label in (("detected", "photos, with detection"), ("crops", "the given crops")):
+        for mode, label in PATHS.items():
             galleries = [bench["results"][mode][f"{k}_photos"]["open_set"] for k in (1, 2, 3)]
             eces = " / ".join(ece(g) for g in galleries)
             floors = " / ".join(f"{g['ece_noise_floor']['p95']:.3f}" for g in galleries)
@@ -361,7 +363,7 @@ def open_set_told_share() -> str:
     header = ["path", "photos/person", "strangers among the probes", "ECE, fitted share (default)",
               "ECE, told the gallery's share", "at default, told: strangers named / known right"]  # fmt: skip
     rows = table_head(header)
-    for mode, label in {"detected": "photos, with detection", "crops": "the given crops"}.items():
+    for mode, label in PATHS.items():
         for key, entry in bench["results"][mode].items():
             if not key.endswith("_photos") or "open_set_told_share" not in entry:
                 continue
@@ -379,8 +381,7 @@ def open_set_error_split() -> str:
     header = ["path", "photos/person", "known probes", "strangers (share)", "known: mean P / share named right",
               "strangers: mean P (all over-confidence)", "ECE"]  # fmt: skip
     rows = table_head(header)
-    paths = {"detected": "photos, with detection", "crops": "the given crops"}
-    for mode, label in paths.items():
+    for mode, label in PATHS.items():
         for key, entry in bench["results"][mode].items():
             if not key.endswith("_photos"):
                 continue

@@ -39,6 +39,7 @@ from facerec.train.evaluation import DevProtocol, embed_paths, identification_me
 from facerec.train.metrics import fnir_at_fpir  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+# the full runs selected on one dev gallery, as this script measures (not train_benchmark_gallery_draws.json)
 FULL_RUNS = ["train_benchmark.json", "train_benchmark_default_2026-12-03.json", "train_benchmark_singles.json",
              "train_benchmark_lookalike.json"]  # fmt: skip
 LATE = 6
@@ -61,8 +62,9 @@ def bootstrap_people(embeddings, gallery, resamples: int, seed: int = 1) -> list
     rows_of: dict[str, list[int]] = {}
     for i, (path, name) in enumerate(zip(probe_paths, probe_labels, strict=True)):
         rows_of.setdefault(name if name is not None else path, []).append(i)  # a stranger: one photo each
-    known = [rows for key, rows in rows_of.items() if key in set(labels)]
-    unknown = [rows for key, rows in rows_of.items() if key not in set(labels)]
+    enrolled = set(labels)
+    known = [rows for key, rows in rows_of.items() if key in enrolled]
+    unknown = [rows for key, rows in rows_of.items() if key not in enrolled]
     rng = np.random.RandomState(seed)
     results = []
     for _ in range(resamples):

@@ -32,14 +32,8 @@ async def model_info(service: ServiceDep) -> ModelResponse:
             "threshold": bundle.open_set.threshold,
             "fpir_target": bundle.open_set.fpir_target,
             "cohort_faces": len(bundle.cohort),
-            # the share of strangers the probabilities assume: STRANGER_SHARE where set and the calibrator can
-            # restate them, else the share of its dev simulations
             "stranger_share_fitted": bundle.open_set.stranger_share,
-            "stranger_share": (
-                service.recognizer.stranger_share
-                if bundle.open_set.restatable and service.recognizer.stranger_share is not None
-                else bundle.open_set.stranger_share
-            ),
+            "stranger_share": service.recognizer.assumed_stranger_share,
         }
         if bundle.open_set
         else None,

@@ -198,6 +198,18 @@ class Recognizer:
         stated share of strangers named; 0.5 with the pair calibrator of older bundles."""
         return self.bundle.open_set.threshold if self.bundle.open_set is not None else 0.5
 
+    @property
+    def assumed_stranger_share(self) -> float | None:
+        """The share of strangers the open-set probabilities assume: the deployment's (STRANGER_SHARE) where the
+        calibrator can restate them, else the share of its dev simulations (None without an open-set calibrator or
+        with one fitted as a single map before the share was recorded)."""
+        open_set = self.bundle.open_set
+        if open_set is None:
+            return None
+        if open_set.restatable and self.stranger_share is not None:
+            return self.stranger_share
+        return open_set.stranger_share
+
     def recognize(
         self, image: Image.Image, k: int = 5, threshold: float | None = None, detect: bool = True
     ) -> list[FaceResult]:
