@@ -90,6 +90,9 @@ class FacialRecognitionTrainFlow(FlowSpec):
         "centre_weight", default=_TRAIN.centre_weight, help="margin softmax on the teacher's identity centres (0 = off)"
     )
     ema_decay = Parameter("ema_decay", default=_TRAIN.ema_decay, help="weight moving average (0 = off)")
+    frozen_stages = Parameter(
+        "frozen_stages", default=_TRAIN.frozen_stages, help="backbone stem (0) + first N blocks frozen (-1 = none)"
+    )
     warmup_fraction = Parameter("warmup_fraction", default=_TRAIN.warmup_fraction, help="linear warm-up share")
     grad_clip_norm = Parameter("grad_clip_norm", default=_TRAIN.grad_clip_norm, help="gradient clipping (global L2)")
     evals_per_epoch = Parameter("evals_per_epoch", default=_TRAIN.evals_per_epoch, help="dev evaluations per epoch")

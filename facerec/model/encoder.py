@@ -110,6 +110,29 @@ class FaceEncoder(nn.Module):
         finally:
             self.train(was_training)
 
+    def freeze_stages(self, stages: int) -> list[nn.Parameter]:
+        """Stop gradients at the backbone's stem (``stages`` = 0) and its first ``stages`` blocks; -1 freezes nothing.
+        Returns the parameters it froze (to thaw them after training).
+
+        On a CPU the high-resolution early layers cost much of a backward pass (the demo recipe fits ~1.5x the steps
+        in its 5 minutes with the stem and two blocks frozen: docs/experiments.md), and they hold generic edge and
+        texture filters that ImageNet already taught. Their BatchNorm statistics still follow the training images.
+        """
+        if stages == -1:
+            return []
+        parts = [name for name in ("conv_stem", "bn1", "blocks") if hasattr(self.backbone, name)]
+        n_blocks = len(getattr(self.backbone, "blocks", ()))
+        if parts != ["conv_stem", "bn1", "blocks"] or not 0 <= stages <= n_blocks:
+            raise ValueError(
+                f"cannot freeze {stages} stages of {self.config.backbone!r}: freezing needs an EfficientNet-style "
+                f"backbone (conv_stem, bn1, blocks) and -1 <= stages <= {n_blocks} (its blocks)"
+            )
+        modules = [self.backbone.conv_stem, self.backbone.bn1, *self.backbone.blocks[:stages]]
+        frozen = [p for module in modules for p in module.parameters() if p.requires_grad]
+        for param in frozen:
+            param.requires_grad_(False)
+        return frozen
+
     def default_preprocess(self, **sizes) -> PreprocessConfig:
         """Normalisation and interpolation as the backbone was pretrained with; ``sizes`` set the input sizes."""
         return backbone_preprocess(self.config.backbone, **sizes)

@@ -55,6 +55,10 @@ class TrainConfig:
     # lookalike_pool people nearest to them in the teacher's space (identity centres); needs the teacher
     lookalike_batches: float = 0.0
     lookalike_pool: int = 24
+    # the backbone's stem (0) and its first N blocks (N) keep their ImageNet weights; -1 = nothing frozen (as
+    # mmdetection's frozen_stages). On 2 CPU cores, with the stem and 2 blocks frozen, the demo's 5 minutes hold
+    # ~1.5x the steps (docs/experiments.md); the full recipe keeps the whole backbone trainable
+    frozen_stages: int = -1
     warmup_fraction: float = 0.05
     # exponential moving average of the weights, evaluated and kept instead of the raw weights (0 = off); timm's
     # warm-up shortens the average early on, so the horizon grows with training (~150 steps after 1,800)
@@ -128,6 +132,8 @@ class TrainConfig:
             problems.append(
                 "lookalike_batches must lie in [0, 1] and lookalike_pool hold at least people_per_batch - 1 people"
             )
+        if self.frozen_stages < -1:
+            problems.append(f"frozen_stages must be >= -1 (-1 = nothing frozen), got {self.frozen_stages}")
         if not 0 <= self.ema_decay < 1:
             problems.append(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if not 0 <= self.warmup_fraction < 1:

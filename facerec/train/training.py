@@ -179,6 +179,8 @@ def train(
         pin_memory=device.type == "cuda",
     )
     objective = build_objective(config, encoder.config.embedding_dim, dataset.labels, teacher_vectors).to(device)
+    # frozen before the optimizer is built, so that it holds no state for them; thawed when training ends
+    frozen = encoder.freeze_stages(config.frozen_stages)
     groups = encoder.parameter_groups(config.lr, config.lr * config.backbone_lr_scale, config.weight_decay)
     for name, term in objective.terms.items():
         # class centres are each seen in few batches, so they learn faster than the encoder
@@ -267,6 +269,8 @@ def train(
             encoder.train()
         epoch += 1
     bar.close()
+    for param in frozen:
+        param.requires_grad_(True)
     result.steps = step
     result.train_seconds = time.monotonic() - started - eval_seconds
     if best_state is not None:

@@ -44,6 +44,25 @@ def test_flip_tta_makes_embeddings_mirror_invariant():
     )
 
 
+def test_freezing_stages_stops_gradients_at_the_stem_and_the_first_blocks_only():
+    from facerec.testing.synthetic import tiny_encoder
+
+    encoder = tiny_encoder()
+    assert encoder.freeze_stages(-1) == []
+    frozen = encoder.freeze_stages(1)
+    backbone = encoder.backbone
+    early = [*backbone.conv_stem.parameters(), *backbone.bn1.parameters(), *backbone.blocks[0].parameters()]
+    assert {id(p) for p in frozen} == {id(p) for p in early}
+    encoder.train()
+    encoder(torch.randn(4, 3, 64, 64)).sum().backward()
+    assert all(p.grad is None for p in early)
+    later = [*backbone.blocks[1].parameters(), *encoder.projection.parameters()]
+    assert all(p.grad is not None for p in later)
+    assert encoder.freeze_stages(1) == []  # already frozen: nothing new to thaw later
+    with pytest.raises(ValueError, match=r"-1 <= stages <= 5"):
+        tiny_encoder().freeze_stages(6)
+
+
 def test_hub_only_backbone_fails_fast_and_clearly_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     started = time.monotonic()

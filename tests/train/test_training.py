@@ -25,6 +25,7 @@ from facerec.train.training import train
         ({"lookalike_batches": 1.5}, "lookalike_batches must lie"),
         ({"lookalike_batches": 0.5, "lookalike_pool": 3}, "lookalike_pool"),
         ({"dev_gallery_draws": 0}, "dev_gallery_draws must be >= 1"),
+        ({"frozen_stages": -2}, "frozen_stages must be >= -1"),
     ],
 )
 def test_bad_training_settings_fail_fast(changes, message):
@@ -103,3 +104,24 @@ def test_every_objective_trains_on_synthetic_people_and_needs_its_teacher(tmp_pa
     last = result.history[-1]
     assert np.isfinite(last["loss"]) and {"dev_auc", "dev_rank1", "dev_dir_at_fpir_0.05"} <= set(last)
     assert set(k for k in last if k.startswith("loss_")) >= {"loss_triplet"}
+
+
+def test_frozen_stages_keep_their_weights_while_the_rest_trains_and_are_thawed_after(tmp_path):
+    people = scan_people(write_synthetic_dataset(tmp_path / "faces", n_people=10, photos=4))
+    names = sorted(people)
+    dev = DevProtocol.build(people, names[8:])
+    encoder = tiny_encoder()
+    before = {name: p.detach().clone() for name, p in encoder.named_parameters()}
+    config = TrainConfig(
+        batch_size=16, max_steps=3, evals_per_epoch=1, max_minutes=0, distill_weight=0, centre_weight=0,
+        frozen_stages=1,
+    )  # fmt: skip
+    train(encoder, people, names[:8], dev, tiny_preprocess(), config, progress=False)
+    early = ("backbone.conv_stem.", "backbone.bn1.", "backbone.blocks.0.")
+    for name, param in encoder.named_parameters():
+        assert param.requires_grad, name
+        if name.startswith(early):
+            assert torch.equal(param, before[name]), name
+    changed = [name for name, p in encoder.named_parameters() if not torch.equal(p, before[name])]
+    assert any(name.startswith("backbone.blocks.1.") for name in changed)
+    assert any(name.startswith("projection.") for name in changed)
