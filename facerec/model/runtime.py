@@ -35,22 +35,26 @@ class EmbeddingRuntime(ABC):
 
 
 class TorchRuntime(EmbeddingRuntime):
+    """``flip_tta``: None = as the encoder's config says (what is served); a bool overrides it (e.g. dev selection)."""
+
     name = "torch"
 
-    def __init__(self, encoder: FaceEncoder):
+    def __init__(self, encoder: FaceEncoder, flip_tta: bool | None = None):
         self.encoder = encoder
+        self.flip_tta = flip_tta
 
     def embed_batch(self, batch: torch.Tensor) -> np.ndarray:
-        return self.encoder.embed_batch(batch).numpy().astype(np.float32, copy=False)
+        return self.encoder.embed_batch(batch, self.flip_tta).cpu().numpy().astype(np.float32, copy=False)
 
 
 class _InferenceGraph(nn.Module):
-    def __init__(self, encoder: FaceEncoder):
+    def __init__(self, encoder: FaceEncoder, flip_tta: bool | None = None):
         super().__init__()
         self.encoder = encoder
+        self.flip_tta = encoder.config.flip_tta if flip_tta is None else flip_tta
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.encoder.inference_forward(images, self.encoder.config.flip_tta)
+        return self.encoder.inference_forward(images, self.flip_tta)
 
 
 def export_onnx(
@@ -114,9 +118,9 @@ class OnnxModule(nn.Module):
 class OnnxRuntime(EmbeddingRuntime):
     name = "onnx"
 
-    def __init__(self, encoder: FaceEncoder, image_size: int, threads: int = 1):
+    def __init__(self, encoder: FaceEncoder, image_size: int, threads: int = 1, flip_tta: bool | None = None):
         example = torch.zeros(2, 3, image_size, image_size)
-        self.graph = OnnxModule(_InferenceGraph(encoder), example, ["embeddings"], threads=threads)
+        self.graph = OnnxModule(_InferenceGraph(encoder, flip_tta), example, ["embeddings"], threads=threads)
 
     def embed_batch(self, batch: torch.Tensor) -> np.ndarray:
         return self.graph(batch).numpy().astype(np.float32, copy=False)
@@ -129,13 +133,15 @@ def check_equivalence(reference: EmbeddingRuntime, candidate: EmbeddingRuntime, 
 
 
 def create_runtime(
-    encoder: FaceEncoder, image_size: int, name: RuntimeName = "onnx", threads: int = 1
+    encoder: FaceEncoder, image_size: int, name: RuntimeName = "onnx", threads: int = 1, flip_tta: bool | None = None
 ) -> EmbeddingRuntime:
-    """The requested runtime; ONNX is exported from ``encoder`` and checked against it before use."""
-    torch_runtime = TorchRuntime(encoder)
+    """The requested runtime; ONNX is exported from ``encoder`` and checked against it before use.
+
+    ``flip_tta``: None = as the encoder's config says; a bool overrides it."""
+    torch_runtime = TorchRuntime(encoder, flip_tta)
     if name == "torch":
         return torch_runtime
-    runtime = OnnxRuntime(encoder, image_size, threads)
+    runtime = OnnxRuntime(encoder, image_size, threads, flip_tta)
     difference = check_equivalence(torch_runtime, runtime, image_size)
     if difference > EQUIVALENCE_TOLERANCE:
         raise RuntimeError(
