@@ -52,6 +52,8 @@ class _InferenceGraph(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.flip_tta = encoder.config.flip_tta if flip_tta is None else flip_tta
+        # a new module starts in training mode; the export restores this flag onto the encoder afterwards
+        self.train(encoder.training)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.encoder.inference_forward(images, self.flip_tta)

@@ -20,3 +20,18 @@ def test_onnx_runtime_serves_the_embeddings_torch_evaluated(flip_tta):
         assert served.shape == (count, 300)
         assert abs(served - evaluated).max() < EQUIVALENCE_TOLERANCE
     assert isinstance(create_runtime(encoder, 96, "torch"), TorchRuntime)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_a_flip_override_is_served_the_same_and_the_encoder_keeps_its_mode(training):
+    """Dev evaluations embed without flip averaging in the middle of training: the ONNX graph must follow the override,
+    and exporting it must leave the encoder in the mode it was in."""
+    encoder = FaceEncoder(EncoderConfig(flip_tta=True)).train(training)
+    runtime = create_runtime(encoder, 96, "onnx", threads=1, flip_tta=False)
+    assert encoder.training is training
+    batch = preprocess([synthetic_face(1, photo) for photo in range(2)], PreprocessConfig(image_size=96))
+    served, plain = runtime.embed_batch(batch), TorchRuntime(encoder, flip_tta=False).embed_batch(batch)
+    assert abs(served - plain).max() < EQUIVALENCE_TOLERANCE
+    # and the override is not a no-op: with flip averaging the embeddings differ
+    assert abs(TorchRuntime(encoder).embed_batch(batch) - plain).max() > 10 * EQUIVALENCE_TOLERANCE
+    assert encoder.training is training
