@@ -197,8 +197,9 @@ def demo_recipes(*names: str) -> str:
 
     The demo trains for a fixed time, so a recipe is judged on the same machine on the same day; it is chosen on dev
     AUC among those that finish within 8 minutes, and the test columns are what each run then reported."""
-    header = ["run", "date", "arguments beyond the 2026-11-29 demo", "steps (images/s)", "minutes: train / evaluate / all",
-              "dev AUC", "test AUC", "test verification", "sample photos right"]  # fmt: skip
+    header = ["run", "date", "arguments beyond the 2026-11-29 demo", "steps (images/s)",
+              "minutes: train / evaluate / all", "dev AUC", "test AUC", "test verification",
+              "sample photos right"]  # fmt: skip
     rows = table_head(header)
     first = load(names[0])["flow_args"]
     base = dict(zip(first[::2], first[1::2], strict=True))
