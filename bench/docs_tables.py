@@ -492,6 +492,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_singles.json",
         "train_benchmark_lookalike.json",
         "train_benchmark_gallery_draws.json",
+        "train_benchmark_frozen2.json",
     ),
 }
 
