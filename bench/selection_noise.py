@@ -108,11 +108,9 @@ def main() -> None:
     people = scan_people(resolve_dataset(args.dataset))
     bundle = load_bundle(args.model)
     names, strangers = sorted(bundle.split.dev), sorted(bundle.split.singles_dev)
-    paths = sorted({p for n in names + strangers for p in people[n]})
-    print(f"embedding {len(paths):,} dev photos ...", flush=True)
-    embeddings = embed_paths(bundle.encoder, bundle.preprocess, paths, flip_tta=False)
-
     dev = DevProtocol.build(people, names, strangers, seed=args.seed, gallery_draws=1 + args.draws)
+    print(f"embedding {len(dev.paths):,} dev photos ...", flush=True)
+    embeddings = embed_paths(bundle.encoder, bundle.preprocess, dev.paths, flip_tta=False)
     flow_gallery = rates(embeddings, dev.galleries[0])
     draws = [rates(embeddings, gallery) for gallery in dev.galleries[1:]]
     resampled = bootstrap_people(embeddings, dev.galleries[0], args.resamples)

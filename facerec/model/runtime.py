@@ -52,8 +52,6 @@ class _InferenceGraph(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.flip_tta = encoder.config.flip_tta if flip_tta is None else flip_tta
-        # a new module starts in training mode; the export restores this flag onto the encoder afterwards
-        self.train(encoder.training)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.encoder.inference_forward(images, self.flip_tta)
@@ -62,8 +60,11 @@ class _InferenceGraph(nn.Module):
 def export_onnx(
     module: nn.Module, example: torch.Tensor, outputs: list[str], dynamic_dims: tuple[int, ...] = (0,)
 ) -> bytes:
-    """``module`` (in eval mode) as an ONNX graph with one input; ``dynamic_dims`` of the input may vary."""
-    was_training = module.training
+    """``module`` (in eval mode) as an ONNX graph with one input; ``dynamic_dims`` of the input may vary.
+
+    Every submodule gets back its own mode afterwards: ``module`` may be a new wrapper (in training mode, as modules
+    start) around an encoder in eval mode, or the reverse, in the middle of training."""
+    modes = {sub: sub.training for sub in module.modules()}
     module.eval()
     buffer = io.BytesIO()
 
@@ -87,7 +88,8 @@ def export_onnx(
                 dynamo=False,
             )
     finally:
-        module.train(was_training)
+        for sub, training in modes.items():
+            sub.training = training
     return buffer.getvalue()
 
 
