@@ -202,7 +202,7 @@ class Recipe:
 # clone, where the teacher's descriptors are not cached (computing them takes 4 of those minutes), so it learns from
 # the triplet loss alone, at 128 px, for 5 minutes, with the backbone's stem and first 2 blocks frozen (~1.5x the
 # steps in those minutes: on a slow machine the budget, not the recipe, limited the model), selected on dev AUC alone
-# (such a model names 1-3% of dev people at FPIR 5%, a figure that moves more than that by chance);
+# (such a model names about 2-3% of dev people at FPIR 5%, a figure that moves ~2 points by chance);
 # docs/experiments.md. Shells print these with `python -m facerec.train.config demo`.
 DEMO_FLOW_ARGS = (
     "--image_size", "128", "--max_minutes", "5", "--distill_weight", "0", "--centre_weight", "0",
