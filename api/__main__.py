@@ -62,7 +62,13 @@ def main() -> int:
         return 1
     logger.info("API keys: %s", ", ".join(settings.keys()) or "none (loopback clients only)")
     try:
-        uvicorn.run(create_app(service=service), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(
+            create_app(service=service),
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            timeout_keep_alive=settings.server.keep_alive_s,
+        )
     finally:
         service.close()
     return 0

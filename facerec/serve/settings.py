@@ -101,6 +101,16 @@ class InferenceSettings(BaseModel):
         return self.threads or max(1, cores // self.workers)
 
 
+class ServerSettings(BaseModel):
+    """``SERVER_*``: the HTTP server itself (uvicorn)."""
+
+    # uvicorn's own default is 5 s, the same as httpx's pool expiry: a client reusing a connection at the moment the
+    # server closes it gets a reset instead of an answer (CI saw one in 200 concurrent requests). The server must
+    # outlast its clients' and proxies' idle pools (httpx 5 s, nginx upstream 60 s, AWS ALB 60 s), so they always
+    # close first; 75 s is nginx's and gunicorn's documented choice for the same reason.
+    keep_alive_s: int = Field(75, ge=1, le=3600, description="seconds an idle client connection is kept open")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -151,6 +161,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     fetch: FetchSettings = FetchSettings()
     inference: InferenceSettings = InferenceSettings()
+    server: ServerSettings = ServerSettings()
 
     def keys(self) -> dict[str, str]:
         """Key name -> secret: ``API_KEY`` as "default", then every ``name=key`` of ``API_KEYS``."""
