@@ -258,9 +258,12 @@ def train(
             bar.update(1)
             out_of_time = time.monotonic() - started >= max_seconds
             last = step >= total_steps or out_of_time
-            if (step % eval_every == 0 or last) and evaluate(step, step / steps_per_epoch):
+            evaluated_now = step % eval_every == 0 or last
+            if evaluated_now and evaluate(step, step / steps_per_epoch):
                 result.stop_reason = f"early stop: no better dev selection score in {config.patience} evaluations"
-            elif out_of_time:
+            # an evaluation that spends the rest of the budget ends training there: one more step would be
+            # evaluated again at once, a dev evaluation's time for one step's change
+            elif out_of_time or (evaluated_now and time.monotonic() - started >= max_seconds):
                 result.stop_reason = f"time budget of {config.max_minutes} min reached"
             elif step >= total_steps:
                 result.stop_reason = f"finished {step} steps"
