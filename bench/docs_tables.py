@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -164,6 +165,15 @@ def open_set_results() -> str:
 
 # further runs of the demo recipe, the same day as demo_benchmark.json
 DEMO_RERUNS = ("demo_benchmark_rerun.json", "demo_benchmark_rerun2.json", "demo_benchmark_rerun3.json")
+# candidates run after the demo recipe's four runs, on the same VM the same evening (docs/experiments.md)
+DEMO_CANDIDATES_2026_12_03 = (
+    "demo_candidate_lr2e-3.json", "demo_candidate_cosface1.json", "demo_candidate_aug_none.json",
+    "demo_candidate_aug_low.json", "demo_candidate_aug_low_rerun.json", "demo_candidate_aug_low_rerun2.json",
+)  # fmt: skip
+# demo models whose test input was swept (bench/test_time_resolution.py --out test_time_resolution_demo_<run>.json)
+DEMO_TEST_TIME_RUNS = (
+    "1796330234134231", "1796330754093580", "1796333939375124", "1796334386391963", "1796338477882553",
+)  # fmt: skip
 
 
 def demo_results() -> str:
@@ -302,6 +312,29 @@ def test_time_resolution(name: str) -> str:
         )
     note = f"; model {bench['model']}, {bench['date']}, {bench['dev_pairs']:,} dev pairs"
     return "\n".join(rows) + "\n" + source(name, extra=note)
+
+
+def test_time_resolution_paired(*names: str) -> str:
+    """The same test-input sweep on several models: each input's dev AUC against the training input's, per model."""
+    benches = [load(name) for name in names]
+    rows = table_head(["input px", "crop share", "flip", "dev AUC (mean of models)", "minus the training input's "
+                       "(mean +- SE)", "higher in", "dev rank-1 (mean)", "encoder work per face"])  # fmt: skip
+    for i, first in enumerate(benches[0]["results"]):
+        aucs = [b["results"][i]["dev_auc"] for b in benches]
+        gains = [auc - b["results"][0]["dev_auc"] for auc, b in zip(aucs, benches, strict=True)]
+        paired = (
+            f"{statistics.mean(gains):+.4f} +- {statistics.stdev(gains) / len(gains) ** 0.5:.4f} | "
+            f"{sum(g > 0 for g in gains)} of {len(gains)}"
+            if i
+            else "- | -"
+        )
+        rows.append(
+            f"| {first['image_size']} | {first['crop_fraction']:.2f} | {'yes' if first['flip_tta'] else 'no'} | "
+            f"{statistics.mean(aucs):.4f} | {paired} | "
+            f"{pct(statistics.mean(b['results'][i]['dev_rank1'] for b in benches))} | "
+            f"{first['relative_compute'] / benches[0]['results'][0]['relative_compute']:.2f}x |"
+        )
+    return "\n".join(rows) + "\n" + source(*names, extra=f"; {benches[0]['dev_pairs']:,} dev pairs")
 
 
 def api_benchmark() -> str:
@@ -479,6 +512,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "demo_candidate_frozen2.json",
         "demo_benchmark.json",
         *DEMO_RERUNS,
+        *DEMO_CANDIDATES_2026_12_03,
     ),
     "reliability-results": reliability_results,
     "ablation-losses": lambda: ablation("loss_ablation.json"),
@@ -487,6 +521,9 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "ablation-memory-lookalike": lambda: ablation("loss_ablation_memory_lookalike.json"),
     "ablation-batch": lambda: ablation("loss_ablation_batch.json"),
     "test-time-resolution": lambda: test_time_resolution("test_time_resolution.json"),
+    "demo-test-time-input": lambda: test_time_resolution_paired(
+        *(f"test_time_resolution_demo_{run}.json" for run in DEMO_TEST_TIME_RUNS)
+    ),
     "api-benchmark": api_benchmark,
     "open-set-fit": open_set_fit,
     "open-set-calibration-domain": calibration_domain,
