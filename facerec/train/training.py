@@ -197,12 +197,12 @@ def train(
     evals_without_improvement = 0
     running: list[tuple[float, dict[str, float]]] = []
     started = time.monotonic()
-    eval_seconds = 0.0
+    eval_seconds = last_eval_seconds = 0.0
     bar = tqdm(total=total_steps, desc="train", unit="step", disable=not progress, file=sys.stderr, mininterval=2)
 
     def evaluate(step: int, epoch: float) -> bool:
         """Record a dev evaluation; True when training should stop for lack of progress."""
-        nonlocal best_state, evals_without_improvement, eval_seconds
+        nonlocal best_state, evals_without_improvement, eval_seconds, last_eval_seconds
         t0 = time.monotonic()
         losses = {
             f"loss_{name}": float(np.mean([parts[name] for _, parts in running])) if running else float("nan")
@@ -218,7 +218,8 @@ def train(
             **dev.measure(evaluated, preprocess_config, flip_tta=False),
         }
         record["selection_score"] = selection_score(record, config.select_on)
-        eval_seconds += time.monotonic() - t0
+        last_eval_seconds = time.monotonic() - t0
+        eval_seconds += last_eval_seconds
         record["elapsed_s"] = round(time.monotonic() - started, 1)
         running.clear()
         result.history.append(record)
@@ -261,9 +262,9 @@ def train(
             evaluated_now = step % eval_every == 0 or last
             if evaluated_now and evaluate(step, step / steps_per_epoch):
                 result.stop_reason = f"early stop: no better dev selection score in {config.patience} evaluations"
-            # an evaluation that spends the rest of the budget ends training there: one more step would be
-            # evaluated again at once, a dev evaluation's time for one step's change
-            elif out_of_time or (evaluated_now and time.monotonic() - started >= max_seconds):
+            # an evaluation that leaves less of the budget than it took ends training there: what is left would buy
+            # a few steps and then one more evaluation, past the budget (steps 531 and 532 of a demo run)
+            elif out_of_time or (evaluated_now and time.monotonic() - started + last_eval_seconds >= max_seconds):
                 result.stop_reason = f"time budget of {config.max_minutes} min reached"
             elif step >= total_steps:
                 result.stop_reason = f"finished {step} steps"
