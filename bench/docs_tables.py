@@ -192,13 +192,12 @@ def demo_results() -> str:
     )
     runs = [bench, *(load(name) for name in DEMO_RERUNS)]
     aucs = [run["test"]["roc_auc"] for run in runs]
-    mean = sum(aucs) / len(aucs)
-    sd = (sum((a - mean) ** 2 for a in aucs) / (len(aucs) - 1)) ** 0.5
     minutes = [run["wall_time_s"] / 60 for run in runs]
     right = [sum(a["right"] for a in run["samples"]["answers"]) for run in runs]
     note += (
         f"; {len(runs)} runs that day: {min(minutes):.1f}-{max(minutes):.1f} min, test ROC AUC "
-        f"{mean:.4f} ± {sd:.4f} ({min(aucs):.4f}-{max(aucs):.4f}), {min(right)}-{max(right)} of {len(answers)} right"
+        f"{statistics.mean(aucs):.4f} ± {statistics.stdev(aucs):.4f} ({min(aucs):.4f}-{max(aucs):.4f}), "
+        f"{min(right)}-{max(right)} of {len(answers)} right"
     )
     # the reruns as one shell pattern: the README has a size limit, and five file names are most of a line
     reruns = f"demo_benchmark_rerun{{{','.join(DEMO_RERUN_SUFFIXES)}}}.json"

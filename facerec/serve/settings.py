@@ -107,7 +107,7 @@ class ServerSettings(BaseModel):
     # uvicorn's own default is 5 s, the same as httpx's pool expiry: a client reusing a connection at the moment the
     # server closes it gets a reset instead of an answer (CI saw one in 200 concurrent requests). The server must
     # outlast its clients' and proxies' idle pools (httpx 5 s, nginx upstream 60 s, AWS ALB 60 s), so they always
-    # close first; 75 s is nginx's and gunicorn's documented choice for the same reason.
+    # close first; 75 s is nginx's own keepalive_timeout.
     keep_alive_s: int = Field(75, ge=1, le=3600, description="seconds an idle client connection is kept open")
 
 

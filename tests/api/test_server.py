@@ -105,7 +105,7 @@ def test_an_idle_connection_outlives_the_clients_pool_so_reusing_it_is_never_res
     # httpx keeps an idle connection 5 s, uvicorn's default closed it after 5 s: a request sent on it as the server
     # closed it got a reset (httpx.ReadError in CI). The server now keeps it longer than such pools do.
     api = UvicornAPI({"MODEL_URI": str(bundle_dir), "INDEX_PATH": str(tmp_path / "faces.sqlite3")}).start()
-    connection = http.client.HTTPConnection("127.0.0.1", int(api.url.rsplit(":", 1)[1]), timeout=10)
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
     try:
         connection.request("GET", "/health")
         assert connection.getresponse().read() and connection.sock is not None
