@@ -195,7 +195,7 @@ def demo_results() -> str:
     minutes = [run["wall_time_s"] / 60 for run in runs]
     right = [sum(a["right"] for a in run["samples"]["answers"]) for run in runs]
     note += (
-        f"; {len(runs)} runs that day: {min(minutes):.1f}-{max(minutes):.1f} min, test ROC AUC "
+        f"; {len(runs)} runs of this recipe on one VM: {min(minutes):.1f}-{max(minutes):.1f} min, test ROC AUC "
         f"{statistics.mean(aucs):.4f} ± {statistics.stdev(aucs):.4f} ({min(aucs):.4f}-{max(aucs):.4f}), "
         f"{min(right)}-{max(right)} of {len(answers)} right"
     )
