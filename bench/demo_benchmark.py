@@ -1,7 +1,7 @@
 """The demo model as `make demo` makes it: how long it takes, its test metrics, and what it says about sample-faces/.
 
     python bench/demo_benchmark.py                 # trains it (the flow with DEMO_FLOW_ARGS), timed
-    python bench/demo_benchmark.py --run-id 123    # reports a finished demo run
+    python bench/demo_benchmark.py --run-id 123    # reports a finished demo run (its recipe as the run stored it)
     python bench/demo_benchmark.py --out X.json -- --frozen_stages 2   # a candidate: the demo's arguments + these
 
 The sample faces are enrolled and recognised by the Recognizer itself (detection, the served runtime, an embedded
@@ -79,13 +79,17 @@ def main() -> None:
     report = {
         **environment(),
         "run": f"{FLOW}/{run_id}",
-        "flow_args": flow_args,
+        # the arguments this script ran the flow with; a reported run's own are in its recipe, not in today's defaults
+        "flow_args": flow_args if args.run_id is None else None,
+        "recipe": data.recipe,
         "wall_time_s": wall,
         # where the minutes go: the training budget is what a recipe chooses, the rest is the flow's fixed work
         "step_seconds": {
             step.id: round((step.task.finished_at - step.task.created_at).total_seconds(), 1) for step in run
         },
         "train": {k: v for k, v in data.train_result.items() if k != "history"},
+        # every dev evaluation, as train_benchmark.py keeps them: how far the selected one sits from its neighbours
+        "dev_history": data.train_result["history"],
         "test": {k: v for k, v in metrics.items() if k not in ("reliability", "open_set", "open_set_fit")},
         "open_set_1_photo": {
             rule: {k: v for k, v in metrics["open_set"]["1_photos"][rule].items() if k not in ("det", "reliability")}

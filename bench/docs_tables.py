@@ -116,6 +116,8 @@ def full_runs(*names: str) -> str:
                 label += f", stem + {recipe['frozen_stages']} blocks frozen"
             if recipe.get("dev_gallery_draws", 1) > 1:
                 label += f", selected on {recipe['dev_gallery_draws']} dev galleries"
+            if recipe.get("ema_decay"):
+                label += f", weight EMA {recipe['ema_decay']}"
             rows.append(
                 f"| {run['run'].split('/')[-1]} (seed {run['seed']}) | {label} | {bench['date']} | "
                 f"{train['steps']:,} ({train['images_per_second']:.0f}) | {chosen['dev_auc']:.4f} | "

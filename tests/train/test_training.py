@@ -1,3 +1,4 @@
+import itertools
 import time
 
 import numpy as np
@@ -149,3 +150,42 @@ def test_an_evaluation_that_leaves_less_time_than_it_took_ends_training_without_
     result = train(tiny_encoder(), people, names[:8], dev, tiny_preprocess(), config, progress=False)
     assert result.stop_reason.startswith("time budget")
     assert [record["step"] for record in result.history] == [result.steps] == [2]
+
+
+def test_with_a_weight_average_the_average_is_what_is_evaluated_selected_and_returned(tmp_path, monkeypatch):
+    people = scan_people(write_synthetic_dataset(tmp_path / "faces", n_people=10, photos=4))
+    names = sorted(people)
+    dev = DevProtocol.build(people, names[8:])
+    measure = DevProtocol.measure
+    encoder = tiny_encoder()
+    evaluated: list[tuple[torch.nn.Module, dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
+
+    def recording_measure(self, model, *args, **kwargs):
+        copy = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        raw = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
+        evaluated.append((model, copy, raw))
+        return measure(self, model, *args, **kwargs)
+
+    monkeypatch.setattr(DevProtocol, "measure", recording_measure)
+    config = TrainConfig(
+        batch_size=16, max_steps=6, evals_per_epoch=2, max_minutes=0, distill_weight=0, centre_weight=0,
+        ema_decay=0.99, patience=10,
+    )  # fmt: skip
+    result = train(encoder, people, names[:8], dev, tiny_preprocess(), config, progress=False)
+    assert len(evaluated) == len(result.history) == 6
+    # the average is a separate model: the one being trained is never what dev sees, and its weights are not the
+    # raw ones of the same step
+    assert all(model is not encoder for model, _, _ in evaluated)
+    for _, average, raw in evaluated:
+        trained = [k for k in raw if raw[k].is_floating_point() and not torch.equal(raw[k], evaluated[0][2][k])]
+        assert all(not torch.equal(average[k], raw[k]) for k in trained)
+    # and it follows training: every evaluation sees it moved
+    for (_, before, _), (_, after, _) in itertools.pairwise(evaluated):
+        assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
+    best = next(
+        state
+        for (_, state, _), record in zip(evaluated, result.history, strict=True)
+        if record["step"] == result.best_step
+    )
+    returned = encoder.state_dict()
+    assert all(torch.equal(returned[k], best[k]) for k in best)
