@@ -83,7 +83,9 @@ def baseline_metrics(recipe: Recipe, split: PersonSplit) -> dict:
     people = scan_people(resolve_dataset(recipe.dataset))
     baseline = ImageNetFeatures()
     names = split.dev + split.test + split.singles_test
-    embeddings = embed_paths(baseline, recipe.preprocess, [item.path for item in images_of(people, names)])
+    # eager torch: the baseline is no FaceEncoder, so it has no inference graph to export (the flow's runs use ONNX)
+    paths = [item.path for item in images_of(people, names)]
+    embeddings = embed_paths(baseline, recipe.preprocess, paths, runtime="torch")
     dev_pairs = build_pairs(people, split.dev, seed=recipe.split_seed)
     calibrator = fit_isotonic(pair_similarities(embeddings, dev_pairs), dev_pairs.labels)
     metrics = evaluate_test(embeddings, people, split.test, split.singles_test, calibrator, recipe.split_seed)
