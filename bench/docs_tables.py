@@ -538,12 +538,13 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "open-set-told-share": open_set_told_share,
     "index-benchmark": index_benchmark,
     "full-runs": lambda: full_runs(
-        "train_benchmark.json",
+        "train_benchmark_2026-11-29.json",
         "train_benchmark_default_2026-12-03.json",
         "train_benchmark_singles.json",
         "train_benchmark_lookalike.json",
         "train_benchmark_gallery_draws.json",
         "train_benchmark_frozen2.json",
+        "train_benchmark.json",
     ),
 }
 
