@@ -77,6 +77,17 @@ def test_short_real_training_lowers_the_loss(lfw_people):
     assert np.isfinite(result.best_dev_auc)
 
 
+def ten_synthetic_people(folder):
+    """Ten synthetic people of 4 photos: the first 8 to train on, the last 2 as dev."""
+    people = scan_people(write_synthetic_dataset(folder / "faces", n_people=10, photos=4))
+    names = sorted(people)
+    return people, names, DevProtocol.build(people, names[8:])
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -110,9 +121,7 @@ def test_every_objective_trains_on_synthetic_people_and_needs_its_teacher(tmp_pa
 
 
 def test_frozen_stages_keep_their_weights_while_the_rest_trains_and_are_thawed_after(tmp_path):
-    people = scan_people(write_synthetic_dataset(tmp_path / "faces", n_people=10, photos=4))
-    names = sorted(people)
-    dev = DevProtocol.build(people, names[8:])
+    people, names, dev = ten_synthetic_people(tmp_path)
     encoder = tiny_encoder()
     before = {name: p.detach().clone() for name, p in encoder.named_parameters()}
     config = TrainConfig(
@@ -134,9 +143,7 @@ def test_an_evaluation_that_leaves_less_time_than_it_took_ends_training_without_
     # two steps per epoch, each epoch-end evaluation 2 s in a 4 s budget: after the first (at ~3 s) the rest
     # would buy a few steps and another evaluation past the budget, so the run stops there (steps 531 and 532 of a
     # demo run were evaluated one after the other)
-    people = scan_people(write_synthetic_dataset(tmp_path / "faces", n_people=10, photos=4))
-    names = sorted(people)
-    dev = DevProtocol.build(people, names[8:])
+    people, names, dev = ten_synthetic_people(tmp_path)
     measure = DevProtocol.measure
 
     def slow_measure(self, *args, **kwargs):
@@ -153,17 +160,13 @@ def test_an_evaluation_that_leaves_less_time_than_it_took_ends_training_without_
 
 
 def test_with_a_weight_average_the_average_is_what_is_evaluated_selected_and_returned(tmp_path, monkeypatch):
-    people = scan_people(write_synthetic_dataset(tmp_path / "faces", n_people=10, photos=4))
-    names = sorted(people)
-    dev = DevProtocol.build(people, names[8:])
+    people, names, dev = ten_synthetic_people(tmp_path)
     measure = DevProtocol.measure
     encoder = tiny_encoder()
     evaluated: list[tuple[torch.nn.Module, dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
 
     def recording_measure(self, model, *args, **kwargs):
-        copy = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        raw = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
-        evaluated.append((model, copy, raw))
+        evaluated.append((model, snapshot(model), snapshot(encoder)))
         return measure(self, model, *args, **kwargs)
 
     monkeypatch.setattr(DevProtocol, "measure", recording_measure)
