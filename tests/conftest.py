@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from facerec.testing import REPO_ROOT as ROOT
-from facerec.testing.servers import RcloneS3
+from facerec.testing.servers import NoidaElasticsearch, RcloneS3
 from facerec.testing.synthetic import tiny_bundle
 from facerec.train.data import scan_people
 
@@ -55,6 +55,14 @@ def mini_lfw(tmp_path_factory, lfw_people) -> Path:
 def tiny_bundle_dir(tmp_path_factory) -> Path:
     """A real bundle around a 0.1M-parameter encoder, calibrated on synthetic faces (no LFW, ~2 s)."""
     return tiny_bundle(tmp_path_factory.mktemp("tiny-bundle") / "model")
+
+
+@pytest.fixture(scope="session")
+def noida(tmp_path_factory):
+    """noida-db's Elasticsearch 8 API, one server for the session (each test uses its own index name)."""
+    server = NoidaElasticsearch(tmp_path_factory.mktemp("noida")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

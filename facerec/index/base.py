@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -59,6 +59,11 @@ class FaceIndex(ABC):
     @abstractmethod
     def search(self, vectors: np.ndarray, k: int, model_version: str) -> list[list[Match]]:
         """Top-``k`` matches for each query vector, among faces embedded by ``model_version``."""
+
+    @abstractmethod
+    def person_vectors(self, names: Sequence[str], model_version: str) -> dict[str, np.ndarray]:
+        """Every face vector of each of ``names`` embedded by ``model_version`` (one row per face; people without
+        such faces are left out): what scoring a person by the centroid of their faces needs beyond a search."""
 
     @abstractmethod
     def people(self) -> dict[str, int]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from .base import FaceIndex, FaceRecord, IndexBackendError, IndexUnavailable, Match
 
 PEOPLE_CACHE_S = 2.0
+MAX_PAGE = 10_000  # Elasticsearch's default index.max_result_window
 
 
 def mapping(dim: int) -> dict:
@@ -150,6 +151,34 @@ class ElasticsearchIndex(FaceIndex):
                 ]
             )
         return results
+
+    def person_vectors(self, names: Sequence[str], model_version: str) -> dict[str, np.ndarray]:
+        from elasticsearch.helpers import scan
+
+        if not names:
+            return {}
+        query = {
+            "bool": {"filter": [{"terms": {"name": sorted(set(names))}}, {"term": {"model_version": model_version}}]}
+        }
+        # one plain search answers a recognition's few dozen candidates; a scroll only where they hold more faces
+        # than one page (a scroll per recognition would cost a search context each time)
+        response = self._call(
+            "a search for people's faces",
+            self._es.search,
+            index=self.index,
+            query=query,
+            source=["name", "embedding"],
+            size=MAX_PAGE,
+            track_total_hits=True,
+        )
+        hits = response["hits"]["hits"]
+        if response["hits"]["total"]["value"] > len(hits):
+            body = {"query": query, "_source": ["name", "embedding"]}
+            hits = self._call("a scan", lambda: list(scan(self._es, index=self.index, query=body, size=500)))
+        found: dict[str, list[list[float]]] = {}
+        for hit in hits:
+            found.setdefault(hit["_source"]["name"], []).append(hit["_source"]["embedding"])
+        return {name: np.asarray(rows, dtype=np.float32).reshape(-1, self.dim) for name, rows in found.items()}
 
     def _terms(self, field: str) -> dict[str, int]:
         response = self._call(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import faiss
@@ -226,6 +226,25 @@ class EmbeddedIndex(FaceIndex):
                 ]
                 for row_s, row_i in zip(similarities, ids, strict=True)
             ]
+
+    def person_vectors(self, names: Sequence[str], model_version: str) -> dict[str, np.ndarray]:
+        found: dict[str, list[bytes]] = {}
+        names = sorted(set(names))
+        with self._lock:
+            # the name index answers this: a few dozen people's rows, not a scan
+            for start in range(0, len(names), 500):  # SQLite caps the parameters of one statement
+                chunk = names[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT name, vector FROM faces WHERE model_version = ? AND name IN ({marks}) ORDER BY id",
+                    (model_version, *chunk),
+                )
+                for name, vector in rows:
+                    found.setdefault(name, []).append(vector)
+        return {
+            name: np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.dim)
+            for name, blobs in found.items()
+        }
 
     def people(self) -> dict[str, int]:
         with self._lock:

@@ -12,15 +12,14 @@ fitted on dev simulations by :func:`facerec.train.openset.fit_open_set` and appl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+# how a person's faces make their score; the flow's fit chooses one on dev. The centroid needs every face of each
+# candidate, not only those a search found: the recognizer asks the index for them (FaceIndex.person_vectors)
 AGGREGATES = ("max", "top2", "centroid")
-# what a search result alone can give: the centroid needs every face vector of every candidate, which the index
-# does not return, so it is measured (facerec.train.openset) but not served
-SERVED_AGGREGATES = ("max", "top2")
 FEATURES = ("top", "margin", "cohort_z", "log_gallery", "photos")
 
 
@@ -37,7 +36,7 @@ def person_scores(
     """Face matches (name, cosine) -> distinct people, best first.
 
     ``max``: a person's best face; ``top2``: the mean of their two best faces (their best face alone when only one
-    was found). (``centroid`` is scored from the people's mean embeddings, see :func:`centroid_scores`.)
+    was found). (``centroid`` needs all of each person's faces, not only those found: :func:`centroid_people`.)
     """
     by_person: dict[str, list[float]] = {}
     for name, similarity in matches:
@@ -55,6 +54,18 @@ def centroid_scores(query: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Cosine between ``query`` and each person's normalised mean embedding."""
     norms = np.linalg.norm(centroids, axis=1, keepdims=True)
     return (centroids / np.maximum(norms, 1e-12)) @ query
+
+
+def centroid_people(query: np.ndarray, faces: Mapping[str, np.ndarray], limit: int | None = None) -> list[PersonScore]:
+    """People scored by the cosine between ``query`` and the normalised mean of all their faces (``faces``: a
+    person's face vectors, one per row), best first; with one face each this is the ``max`` aggregate."""
+    if not faces:
+        return []
+    names = list(faces)
+    scores = centroid_scores(np.asarray(query, np.float64), np.stack([faces[n].mean(axis=0) for n in names]))
+    scored = [PersonScore(n, float(s), len(faces[n])) for n, s in zip(names, scores, strict=True)]
+    scored.sort(key=lambda p: (-p.score, p.name))
+    return scored[:limit] if limit else scored
 
 
 def cohort_statistics(queries: np.ndarray, cohort: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..index import FaceIndex, FaceRecord
 from ..model.bundle import ModelBundle
-from ..model.openset import cohort_statistics, evidence, person_scores
+from ..model.openset import centroid_people, cohort_statistics, evidence, person_scores
 from ..model.preprocess import preprocess
 from ..model.runtime import EmbeddingRuntime, TorchRuntime
 from .detection import Box, DetectedFace, FaceDetector, as_face_crop
@@ -228,7 +228,12 @@ class Recognizer:
         gallery = self.index.people()
         # enough faces to cover k people even when each has several photos
         matches = self.index.search(vectors, max(SEARCH_FACES, 4 * k), self.model_version)
-        candidates = [self._candidates(v, m, gallery, k) for v, m in zip(vectors, matches, strict=True)]
+        faces_of = None
+        if self.bundle.open_set is not None and self.bundle.open_set.aggregate == "centroid":
+            # every face of the people the search found, for all of the photo's faces in one request
+            found = {m.name for face_matches in matches for m in face_matches}
+            faces_of = self.index.person_vectors(sorted(found), self.model_version)
+        candidates = [self._candidates(v, m, gallery, k, faces_of) for v, m in zip(vectors, matches, strict=True)]
         names = assign(candidates, threshold)
         results = []
         for face, options, name in zip(faces, candidates, names, strict=True):
@@ -237,10 +242,24 @@ class Recognizer:
             results.append(FaceResult(face.box, face.probability, name, measure(face), probability, options))
         return results
 
-    def _candidates(self, vector: np.ndarray, matches: list, gallery: dict[str, int], k: int) -> list[Candidate]:
+    def _candidates(
+        self,
+        vector: np.ndarray,
+        matches: list,
+        gallery: dict[str, int],
+        k: int,
+        faces_of: dict[str, np.ndarray] | None = None,
+    ) -> list[Candidate]:
+        """The face's ``k`` most probable people among those its ``matches`` found; ``faces_of``: all faces of each
+        of them, where the calibrator scores people by their centroid."""
         open_set = self.bundle.open_set
-        aggregate = open_set.aggregate if open_set is not None else "max"
-        people = person_scores([(m.name, m.similarity) for m in matches], aggregate)
+        if faces_of is not None:
+            # people the search found (one deleted since has no faces left, and is no candidate)
+            found = {m.name for m in matches}
+            people = centroid_people(vector, {n: v for n, v in faces_of.items() if n in found})
+        else:
+            aggregate = open_set.aggregate if open_set is not None else "max"
+            people = person_scores([(m.name, m.similarity) for m in matches], aggregate)
         if not people:
             return []
         best_face = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -36,6 +36,13 @@ class MemoryIndex(FaceIndex):
             scored = sorted(candidates, key=lambda r: -float(np.dot(r.vector, query)))[:k]
             results.append([Match(r.face_id, r.name, float(np.dot(r.vector, query))) for r in scored])
         return results
+
+    def person_vectors(self, names: Sequence[str], model_version: str) -> dict[str, np.ndarray]:
+        wanted, found = set(names), {}
+        for record in self._records.values():
+            if record.name in wanted and record.model_version == model_version:
+                found.setdefault(record.name, []).append(np.asarray(record.vector, dtype=np.float32))
+        return {name: np.stack(rows) for name, rows in found.items()}
 
     def people(self) -> dict[str, int]:
         return dict(sorted(Counter(r.name for r in self._records.values()).items()))

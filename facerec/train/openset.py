@@ -23,7 +23,6 @@ from ..model.calibration import IsotonicCalibrator
 from ..model.openset import (
     AGGREGATES,
     FEATURES,
-    SERVED_AGGREGATES,
     LogisticIsotonic,
     OpenSetCalibrator,
     cohort_statistics,
@@ -328,8 +327,7 @@ def fit_open_set(
         ranks, kept = held_out.ranking(), known[test]
         fnir, _ = fnir_at_fpir(ranks[kept], correct[test][kept], ranks[~kept], 0.05)
         choice[aggregate] = {"held_out_fnir_at_fpir_0.05": fnir, "held_out_probes": int(test.sum())}
-    # chosen among what a search result can serve; the centroid's figure is reported for the record
-    best = min(SERVED_AGGREGATES, key=lambda a: choice[a]["held_out_fnir_at_fpir_0.05"])
+    best = min(AGGREGATES, key=lambda a: choice[a]["held_out_fnir_at_fpir_0.05"])
     features, correct, known, _ = simulate(
         embeddings, people, dev_names, dev_singles, cohort, best, cohort_top, seed=seed
     )

@@ -14,7 +14,6 @@ from api.service import Service
 from facerec.model.bundle import ModelBundle
 from facerec.model.encoder import EncoderConfig, FaceEncoder
 from facerec.serve.settings import Settings
-from facerec.testing.servers import NoidaElasticsearch
 from facerec.train.calibrate import fit_isotonic
 from facerec.train.config import TrainConfig
 from facerec.train.data import limit_split, split_people
@@ -51,13 +50,6 @@ def make_test_bundle(people: dict[str, list[str]], folder: Path, steps: int = 40
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory, lfw_people):
     return make_test_bundle(lfw_people, tmp_path_factory.mktemp("bundle") / "model")
-
-
-@pytest.fixture(scope="session")
-def noida(tmp_path_factory):
-    server = NoidaElasticsearch(tmp_path_factory.mktemp("noida")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facerec.model.openset import FEATURES, LogisticIsotonic, OpenSetCalibrator, shift_prior
+from facerec.model.openset import (
+    FEATURES,
+    LogisticIsotonic,
+    OpenSetCalibrator,
+    centroid_people,
+    person_scores,
+    shift_prior,
+)
 
 
 def gaussian_posterior(x: np.ndarray, stranger_share: float) -> np.ndarray:
@@ -63,3 +70,20 @@ def test_the_parts_come_with_the_share_they_were_fitted_at():
         OpenSetCalibrator(identity_map(), known=identity_map())
     with pytest.raises(ValueError, match="two parts"):
         OpenSetCalibrator(identity_map(), known=identity_map(), right_if_known=identity_map(), stranger_share=None)
+
+
+def test_a_person_is_scored_by_the_mean_of_all_their_faces_not_their_luckiest_one():
+    query = np.array([1.0, 0.0])
+    # A has one face close to the query and one far from it; B two faces at a middling angle
+    faces = {"A": np.array([[1.0, 0.0], [0.0, 1.0]]), "B": np.array([[0.8, 0.6], [0.8, -0.6]])}
+    (first, second) = centroid_people(query, faces)
+    assert (first.name, first.score, first.faces) == ("B", pytest.approx(1.0), 2)
+    assert (second.name, second.score) == ("A", pytest.approx(np.sqrt(0.5)))
+    matches = [(name, float(face @ query)) for name, rows in faces.items() for face in rows]
+    assert person_scores(matches, "max")[0].name == "A"  # the best face alone ranks them the other way
+    # with one face each the centroid is the best face
+    single = {"A": faces["A"][:1], "B": faces["B"][:1]}
+    assert [(p.name, p.score) for p in centroid_people(query, single)] == [
+        (p.name, pytest.approx(p.score)) for p in person_scores(matches[::2], "max")
+    ]
+    assert centroid_people(query, {}) == [] and len(centroid_people(query, faces, limit=1)) == 1

@@ -128,6 +128,39 @@ def test_a_stated_share_of_strangers_restates_the_probabilities(recognizer, monk
     assert (strangers_p < fitted_p).all() and (fitted_p < known_p).all()
 
 
+def test_a_centroid_calibrator_scores_each_person_by_all_their_faces_with_one_request_per_photo(
+    recognizer, monkeypatch
+):
+    from dataclasses import replace
+
+    # (on the session's shared bundle: monkeypatch puts the fitted calibrator back)
+    monkeypatch.setattr(recognizer.bundle, "open_set", replace(recognizer.bundle.open_set, aggregate="centroid"))
+    for photo in range(3):
+        recognizer.enroll(synthetic_face(1, photo), "P1", detect=False)
+    recognizer.enroll(synthetic_face(2), "P2", detect=False)
+    stored: dict[str, list[np.ndarray]] = {}
+    for record in recognizer.index.records():
+        stored.setdefault(record.name, []).append(record.vector)
+    asked = []
+    person_vectors = recognizer.index.person_vectors
+    monkeypatch.setattr(
+        recognizer.index, "person_vectors", lambda names, version: asked.append(names) or person_vectors(names, version)
+    )
+    scene = Image.new("RGB", (500, 250))
+    scene.paste(synthetic_face(1, 3), (0, 0))
+    scene.paste(synthetic_face(2, 1), (250, 0))
+    recognizer.detector = BoxDetector(boxes=[(64, 64, 186, 186), (314, 64, 436, 186)])
+    faces = recognizer.find_faces(scene)
+    results = recognizer.identify(faces, recognizer.embed_faces(faces), k=2)
+    assert asked == [["P1", "P2"]]  # both faces' candidates in one request to the index
+    for result, query in zip(results, recognizer.embed_faces(faces), strict=True):
+        for candidate in result.candidates:
+            centroid = np.mean(stored[candidate.name], axis=0)
+            assert candidate.similarity == pytest.approx(float(centroid @ query / np.linalg.norm(centroid)), abs=1e-5)
+    assert [r.candidates[0].name for r in results] == ["P1", "P2"]
+    assert results[0].candidates[0].photos == 3
+
+
 def test_two_faces_of_one_person_in_one_photo_are_not_both_named_after_them(recognizer):
     recognizer.enroll(synthetic_face(1, 0), "P1", detect=False)
     recognizer.enroll(synthetic_face(2, 0), "P2", detect=False)
