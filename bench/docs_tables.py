@@ -173,6 +173,12 @@ DEMO_CANDIDATES_2026_12_03 = (
     "demo_candidate_lr2e-3.json", "demo_candidate_cosface1.json", "demo_candidate_aug_none.json",
     "demo_candidate_aug_low.json", "demo_candidate_aug_low_rerun.json", "demo_candidate_aug_low_rerun2.json",
 )  # fmt: skip
+# the weight average on the demo recipe, three runs one after another on 2026-12-04 (docs/experiments.md)
+DEMO_CANDIDATES_2026_12_04 = (
+    "demo_candidate_ema.json", "demo_candidate_ema_rerun_b.json", "demo_candidate_ema_rerun_c.json",
+)  # fmt: skip
+# flow defaults that changed after the first demo run: what an argument it did not pass was set to on that day
+FIRST_DEMO_DEFAULTS = {"--ema_decay": "0"}  # TrainConfig.ema_decay became 0.999 on 2026-12-04
 # demo models whose test input was swept (bench/test_time_resolution.py --out test_time_resolution_demo_<run>.json)
 DEMO_TEST_TIME_RUNS = (
     "1796330234134231", "1796330754093580", "1796333939375124", "1796334386391963", "1796338477882553",
@@ -228,8 +234,9 @@ def demo_recipes(*names: str) -> str:
         bench = load(name)
         args = bench["flow_args"]
         pairs = dict(zip(args[::2], args[1::2], strict=True))
-        # an argument the first demo did not pass had the flow's default there
-        extra = " ".join(f"`{k} {v}`" for k, v in pairs.items() if base.get(k, flow_default(k)) != v) or "none"
+        # an argument the first demo did not pass had the flow's default of that day there
+        was = {k: base.get(k, FIRST_DEMO_DEFAULTS.get(k) or flow_default(k)) for k in pairs}
+        extra = " ".join(f"`{k} {v}`" for k, v in pairs.items() if was[k] != v) or "none"
         steps = bench.get("step_seconds")
         minutes = (
             f"{steps['train'] / 60:.1f} / {steps['evaluate'] / 60:.1f} / " if steps else "- / - / "
@@ -386,6 +393,33 @@ def open_set_fit() -> str:
     return "\n".join(rows) + "\n" + source("open_set_benchmark.json", extra=note)
 
 
+def open_set_aggregate() -> str:
+    """One model's open-set answers with its person score fitted as the best face (the flow's choice while only that
+    and the mean of the best two could be served) and as the centroid (today's choice on dev), same test galleries."""
+    header = ["path", "photos/person", "person score", "rank-1", "named right at FPIR 5% (pair rule)",
+              "at default: strangers named / known right", "ECE"]  # fmt: skip
+    rows = table_head(header)
+    names = ("open_set_benchmark_2026-12-04_max.json", "open_set_benchmark.json")
+    benches = [load(name) for name in names]
+    for mode, label in PATHS.items():
+        for key in benches[0]["results"][mode]:
+            if not key.endswith("_photos"):
+                continue
+            for bench in benches:
+                entry = bench["results"][mode][key]
+                r, pair = entry["open_set"], entry["pair"]
+                rows.append(
+                    f"| {label} | {key[0]} | {bench['open_set_fit']['chosen']} | {pct(r['rank1'])} | "
+                    f"{pct(1 - r['fnir_at_fpir_0.05'])} ({pct(1 - pair['fnir_at_fpir_0.05'])}) | "
+                    f"{pct(r['strangers_named'])} / {pct(r['known_named_correctly'])} | {ece(r)} |"
+                )
+    note = (
+        f"; {benches[1]['model_version']}, {benches[1]['date']}: as its flow fitted it, and its calibrators "
+        "refitted with `python -m facerec.train.recalibrate`"
+    )
+    return "\n".join(rows) + "\n" + source(*names, extra=note)
+
+
 def calibration_domain() -> str:
     """The open-set calibrator fitted on dev crops (the flow's way) against dev photos through the detector, both
     measured on the same test galleries."""
@@ -517,8 +551,10 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "demo_benchmark.json",
         *DEMO_RERUNS,
         *DEMO_CANDIDATES_2026_12_03,
+        *DEMO_CANDIDATES_2026_12_04,
     ),
     "reliability-results": reliability_results,
+    "open-set-aggregate": open_set_aggregate,
     "ablation-losses": lambda: ablation("loss_ablation.json"),
     "ablation-centre-weight": lambda: ablation("loss_ablation_centre_weight.json"),
     "ablation-train-dev": lambda: ablation("loss_ablation_train_dev.json"),
