@@ -134,7 +134,8 @@ def open_set_results() -> str:
     header = ["photos per person", "rule", "rank-1", "named right at FPIR 1% / 5%",
               "at the default threshold: strangers named", "known named right", "known named wrong", "ECE"]  # fmt: skip
     rows = table_head(header)
-    names = {"pair": "best face + pair calibrator (before)", "open_set": "**people + open-set calibrator**"}
+    score = bench["open_set_fit"]["chosen"]  # how a person's faces make their score (max, top2, centroid)
+    names = {"pair": "best face + pair calibrator (before)", "open_set": f"**people ({score}) + open-set calibrator**"}
     for gallery, entry in bench["results"]["detected"].items():
         if not gallery.endswith("_photos"):
             continue
@@ -393,6 +394,23 @@ def open_set_fit() -> str:
     return "\n".join(rows) + "\n" + source("open_set_benchmark.json", extra=note)
 
 
+def person_scores_cost() -> str:
+    bench = load("person_scores_benchmark.json")
+    header = ["faces (people x photos)", "search for the nearest faces, p50 / p99 ms",
+              "every face of the people found, p50 / p99 ms", "people found per query"]  # fmt: skip
+    rows = table_head(header)
+    for r in bench["rows"]:
+        rows.append(
+            f"| {r['faces']:,} ({r['people']:,} x {r['photos_per_person']}) | {r['search']['p50_ms']:.2f} / "
+            f"{r['search']['p99_ms']:.2f} | {r['person_vectors']['p50_ms']:.2f} / {r['person_vectors']['p99_ms']:.2f} "
+            f"| {r['candidate_people_mean']:.0f} |"
+        )
+    note = (
+        f"; {bench['search_faces']} faces per search, {bench['queries']} queries, {bench['date']}, {bench['machine']}"
+    )
+    return "\n".join(rows) + "\n" + source("person_scores_benchmark.json", extra=note)
+
+
 def open_set_aggregate() -> str:
     """One model's open-set answers with its person score fitted as the best face (the flow's choice while only that
     and the mean of the best two could be served) and as the centroid (today's choice on dev), same test galleries."""
@@ -555,6 +573,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     ),
     "reliability-results": reliability_results,
     "open-set-aggregate": open_set_aggregate,
+    "person-scores-cost": person_scores_cost,
     "ablation-losses": lambda: ablation("loss_ablation.json"),
     "ablation-centre-weight": lambda: ablation("loss_ablation_centre_weight.json"),
     "ablation-train-dev": lambda: ablation("loss_ablation_train_dev.json"),
