@@ -95,7 +95,9 @@ class FacialRecognitionTrainFlow(FlowSpec):
     )
     warmup_fraction = Parameter("warmup_fraction", default=_TRAIN.warmup_fraction, help="linear warm-up share")
     grad_clip_norm = Parameter("grad_clip_norm", default=_TRAIN.grad_clip_norm, help="gradient clipping (global L2)")
-    evals_per_epoch = Parameter("evals_per_epoch", default=_TRAIN.evals_per_epoch, help="dev evaluations per epoch")
+    evals_per_epoch = Parameter(
+        "evals_per_epoch", default=_TRAIN.evals_per_epoch, help="dev evaluations per epoch (0: once, at the end)"
+    )
     select_on = Parameter("select_on", default=_TRAIN.select_on, help="auc | auc+dir: what model selection maximises")
     patience = Parameter("patience", default=_TRAIN.patience, help="evaluations without a better selection score")
     dev_gallery_draws = Parameter(

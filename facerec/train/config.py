@@ -66,6 +66,8 @@ class TrainConfig:
     # 0.004-0.005 above the same seed's without it
     ema_decay: float = 0.999
     grad_clip_norm: float = 5.0
+    # dev evaluations per epoch; 0 = one, when training ends (a short run whose learning rate anneals to zero keeps
+    # its last step anyway, and every evaluation inside a time budget is time not spent training)
     evals_per_epoch: int = 2
     select_on: str = "auc+dir"
     # dev galleries each evaluation averages rank-1 and the detection rate over (1 = each person's first photo only);
@@ -142,8 +144,10 @@ class TrainConfig:
             problems.append(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
         if self.select_on not in SELECTION_METRICS:
             problems.append(f"select_on must be one of {SELECTION_METRICS}, got {self.select_on!r}")
-        if self.evals_per_epoch < 1 or self.patience < 1 or self.dev_gallery_draws < 1:
-            problems.append("evals_per_epoch, patience and dev_gallery_draws must be >= 1")
+        if self.evals_per_epoch < 0:
+            problems.append(f"evals_per_epoch must be >= 0 (0 = once, when training ends), got {self.evals_per_epoch}")
+        if self.patience < 1 or self.dev_gallery_draws < 1:
+            problems.append("patience and dev_gallery_draws must be >= 1")
         if self.max_minutes < 0 or self.max_steps < 0:
             problems.append("max_minutes and max_steps must be >= 0 (0 = no limit)")
         if self.augmentation not in AUGMENTATION_LEVELS:

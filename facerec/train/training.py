@@ -146,7 +146,8 @@ def train(
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
+    # evaluations every eval_every steps (0: none before the last step)
+    eval_every = max(1, steps_per_epoch // config.evals_per_epoch) if config.evals_per_epoch else 0
     max_seconds = config.max_minutes * 60 if config.max_minutes else math.inf
     device = next(encoder.parameters()).device
 
@@ -259,7 +260,7 @@ def train(
             bar.update(1)
             out_of_time = time.monotonic() - started >= max_seconds
             last = step >= total_steps or out_of_time
-            evaluated_now = step % eval_every == 0 or last
+            evaluated_now = last or bool(eval_every and step % eval_every == 0)
             if evaluated_now and evaluate(step, step / steps_per_epoch):
                 result.stop_reason = f"early stop: no better dev selection score in {config.patience} evaluations"
             # an evaluation that leaves less of the budget than it took ends training there: what is left would buy

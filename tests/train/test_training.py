@@ -29,6 +29,7 @@ from facerec.train.training import train
         ({"lookalike_batches": 0.5, "lookalike_pool": 3}, "lookalike_pool"),
         ({"dev_gallery_draws": 0}, "dev_gallery_draws must be >= 1"),
         ({"frozen_stages": -2}, "frozen_stages must be >= -1"),
+        ({"evals_per_epoch": -1}, "evals_per_epoch must be >= 0"),
     ],
 )
 def test_bad_training_settings_fail_fast(changes, message):
@@ -157,6 +158,17 @@ def test_an_evaluation_that_leaves_less_time_than_it_took_ends_training_without_
     result = train(tiny_encoder(), people, names[:8], dev, tiny_preprocess(), config, progress=False)
     assert result.stop_reason.startswith("time budget")
     assert [record["step"] for record in result.history] == [result.steps] == [2]
+
+
+def test_without_evaluations_per_epoch_dev_is_measured_once_when_training_ends(tmp_path, monkeypatch):
+    people, names, dev = ten_synthetic_people(tmp_path)
+    config = TrainConfig(
+        batch_size=16, max_steps=5, evals_per_epoch=0, max_minutes=0, distill_weight=0, centre_weight=0, epochs=50
+    )
+    result = train(tiny_encoder(), people, names[:8], dev, tiny_preprocess(), config, progress=False)
+    # two steps per epoch, five steps: with evaluations per epoch there would be two before the last
+    assert [record["step"] for record in result.history] == [result.steps] == [result.best_step] == [5]
+    assert result.stop_reason == "finished 5 steps"
 
 
 def test_with_a_weight_average_the_average_is_what_is_evaluated_selected_and_returned(tmp_path, monkeypatch):
