@@ -207,13 +207,13 @@ class Recipe:
 # The model `make demo` trains when there is none yet: it must finish in about 8 minutes on 2 CPU cores on a fresh
 # clone, where the teacher's descriptors are not cached (computing them takes 4 of those minutes), so it learns from
 # the triplet loss alone, at 128 px, for 5 minutes, with the backbone's stem and first 2 blocks frozen (~1.5x the
-# steps in those minutes: on a slow machine the budget, not the recipe, limited the model), selected on dev AUC alone
-# (such a model names about 2-3% of dev people at FPIR 5%, a figure that moves ~2 points by chance), without the
-# weight average (every demo run was measured without it; its learning rate is near zero over the last ~70 steps an
-# average would span); docs/experiments.md. Shells print these with `python -m facerec.train.config demo`.
+# steps in those minutes: on a slow machine the budget, not the recipe, limited the model), measured on dev once, when
+# the budget ends (12 of 13 runs that evaluated every epoch kept their last step; the two evaluations before it cost
+# ~10% of the steps), without the weight average (measured: no gain; its learning rate is near zero over the last
+# ~60 steps an average would span); docs/experiments.md. Shells print these with `python -m facerec.train.config demo`.
 DEMO_FLOW_ARGS = (
     "--image_size", "128", "--max_minutes", "5", "--distill_weight", "0", "--centre_weight", "0",
-    "--evals_per_epoch", "1", "--frozen_stages", "2", "--select_on", "auc", "--ema_decay", "0",
+    "--evals_per_epoch", "0", "--frozen_stages", "2", "--select_on", "auc", "--ema_decay", "0",
 )  # fmt: skip
 
 if __name__ == "__main__":
