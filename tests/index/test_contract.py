@@ -3,7 +3,6 @@ API; a real cluster where ES_URL is set)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import numpy as np
@@ -13,7 +12,9 @@ from facerec.index import FaceRecord
 from facerec.index.elastic import ElasticsearchIndex
 from facerec.index.embedded import EmbeddedIndex
 
-ES_URL = os.environ.get("ES_URL")
+from ..api.helpers import ES_URL
+from .test_embedded import unit
+
 BACKENDS = [
     "embedded",
     pytest.param("noida-elasticsearch", marks=pytest.mark.slow),
@@ -22,11 +23,6 @@ BACKENDS = [
         marks=pytest.mark.skipif(not ES_URL, reason="set ES_URL to run the suite against a real Elasticsearch 8"),
     ),
 ]
-
-
-def unit(seed: int, dim: int = 8) -> np.ndarray:
-    vector = np.random.RandomState(seed).normal(size=dim).astype(np.float32)
-    return vector / np.linalg.norm(vector)
 
 
 @pytest.fixture(params=BACKENDS)
