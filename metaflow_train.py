@@ -112,6 +112,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
     )
     num_threads = Parameter("num_threads", default=0, help="torch CPU threads (0 = torch's default)")
     num_workers = Parameter("num_workers", default=_TRAIN.num_workers, help="data-loading worker processes")
+    device = Parameter("device", default=_TRAIN.device, help="training loop: auto (a CUDA GPU if any) | cpu | cuda")
     bucket = Parameter("bucket", default=os.environ.get("S3_BUCKET", ""), help="S3 bucket to publish to ('' = none)")
 
     def _build_recipe(self) -> Recipe:

@@ -414,6 +414,26 @@ def person_scores_cost() -> str:
     return "\n".join(rows) + "\n" + source("person_scores_benchmark.json", extra=note)
 
 
+TRAIN_DEVICE_RUNS = (
+    "train_device_benchmark_vm.json", "train_device_benchmark_h200_cpu.json", "train_device_benchmark_h200_cuda.json",
+)  # fmt: skip
+
+
+def train_device() -> str:
+    """The default recipe's training loop on each machine and device measured (`bench/train_device_benchmark.py`)."""
+    rows = table_head(["machine", "device", "data-loading workers", "steps", "images/s", "trained model back on"])
+    for name in TRAIN_DEVICE_RUNS:
+        bench = load(name)
+        for r in bench["runs"]:
+            device = bench["gpu"] if r["device"] == "cuda" else "CPU"
+            rows.append(
+                f"| {bench['machine']} | {device} | {r['num_workers']} | {r['steps']} | {r['images_per_second']:,.0f} "
+                f"| {r['encoder_returned_on'].upper()} (ONNX, {r['served_embeddings']} dev photos embedded) |"
+            )
+    dates = sorted({load(name)["date"] for name in TRAIN_DEVICE_RUNS})
+    return "\n".join(rows) + "\n" + source(*TRAIN_DEVICE_RUNS, extra=f"; {', '.join(dates)}")
+
+
 def open_set_aggregate() -> str:
     """One model's open-set answers with its person score fitted as the best face (the flow's choice while only that
     and the mean of the best two could be served) and as the centroid (today's choice on dev), same test galleries."""
@@ -578,6 +598,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "reliability-results": reliability_results,
     "open-set-aggregate": open_set_aggregate,
     "person-scores-cost": person_scores_cost,
+    "train-device": train_device,
     "ablation-losses": lambda: ablation("loss_ablation.json"),
     "ablation-centre-weight": lambda: ablation("loss_ablation_centre_weight.json"),
     "ablation-train-dev": lambda: ablation("loss_ablation_train_dev.json"),

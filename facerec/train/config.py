@@ -12,6 +12,10 @@ from .losses import DISTILL_MODES
 # what model selection maximises: dev ROC AUC, or dev AUC + the dev detection rate at FPIR 0.05 (open-set: the share
 # of dev people's photos named correctly when 5% of dev strangers are named)
 SELECTION_METRICS = ("auc", "auc+dir")
+# where the training loop runs: "auto" takes a CUDA GPU when torch sees one (a `--with kubernetes` / `--with batch`
+# step on a GPU node), else the CPU. Later steps (evaluation, calibration, the bundle) run on the CPU either way, so
+# the published figures are always the served ONNX graph's
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,11 @@ class TrainConfig:
     max_steps: int = 0
     augmentation: str = "high"
     seed: int = 42
+    # data-loading worker processes: 0 decodes and augments in the training process (on 2 CPU cores the model's own
+    # threads want both cores: 2 workers cost a fifth of the speed); a GPU outruns one process decoding images, so
+    # give it several there (8: ~5x the images/s of none on an H200; bench/train_device_benchmark.py)
     num_workers: int = 0
+    device: str = "auto"
 
     @property
     def people_per_batch(self) -> int:
@@ -150,6 +158,10 @@ class TrainConfig:
             problems.append("patience and dev_gallery_draws must be >= 1")
         if self.max_minutes < 0 or self.max_steps < 0:
             problems.append("max_minutes and max_steps must be >= 0 (0 = no limit)")
+        if self.device not in DEVICES:
+            problems.append(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.num_workers < 0:
+            problems.append(f"num_workers must be >= 0, got {self.num_workers}")
         if self.augmentation not in AUGMENTATION_LEVELS:
             problems.append(f"augmentation must be one of {AUGMENTATION_LEVELS}, got {self.augmentation!r}")
         if problems:

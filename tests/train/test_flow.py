@@ -118,6 +118,7 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         (["--eval_crop_fraction", "1.5"], "crop fractions in (0, 1]"),
         (["--distill_mode", "logits"], "distill_mode one of"),
         (["--dev_gallery_draws", "0"], "dev_gallery_draws must be >= 1"),
+        (["--device", "tpu"], "device must be one of"),
     ],
 )
 def test_bad_parameters_fail_fast_with_a_clear_message(tmp_path, args, message):

@@ -12,7 +12,7 @@ from facerec.train.config import TrainConfig
 from facerec.train.data import images_of, scan_people, split_people
 from facerec.train.evaluation import DevProtocol
 from facerec.train.losses import BatchHardTripletLoss
-from facerec.train.training import train
+from facerec.train.training import train, training_device
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,8 @@ from facerec.train.training import train
         ({"dev_gallery_draws": 0}, "dev_gallery_draws must be >= 1"),
         ({"frozen_stages": -2}, "frozen_stages must be >= -1"),
         ({"evals_per_epoch": -1}, "evals_per_epoch must be >= 0"),
+        ({"device": "tpu"}, "device must be one of"),
+        ({"num_workers": -1}, "num_workers must be >= 0"),
     ],
 )
 def test_bad_training_settings_fail_fast(changes, message):
@@ -204,3 +206,50 @@ def test_with_a_weight_average_the_average_is_what_is_evaluated_selected_and_ret
     )
     returned = encoder.state_dict()
     assert all(torch.equal(returned[k], best[k]) for k in best)
+
+
+def test_device_auto_trains_on_a_gpu_only_where_torch_sees_one_and_cuda_without_one_fails_with_the_reason(
+    monkeypatch,
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_device("auto").type == training_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        training_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert training_device("auto").type == "cuda"
+    assert training_device("cpu").type == "cpu"
+
+
+def test_asking_for_cuda_where_there_is_none_fails_before_any_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    people, names, dev = ten_synthetic_people(tmp_path)
+    config = TrainConfig(batch_size=16, max_steps=2, distill_weight=0, centre_weight=0, device="cuda")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        train(tiny_encoder(), people, names[:8], dev, tiny_preprocess(), config, progress=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on the device machine)")
+def test_on_a_gpu_the_loop_runs_there_and_returns_the_selected_average_on_the_cpu(tmp_path):
+    """A `--with kubernetes` step on a GPU node: the loop, the weight average, the teacher's vectors and dev
+    evaluations on the GPU; the caller gets its encoder back where it gave it, holding the selected weights."""
+    people = scan_people(write_synthetic_dataset(tmp_path / "faces", n_people=12, photos=4, singles=10))
+    names = sorted(n for n, paths in people.items() if len(paths) > 1)
+    singles = sorted(n for n, paths in people.items() if len(paths) == 1)
+    dev = DevProtocol.build(people, names[8:], singles[6:])
+    paths = [item.path for item in images_of(people, names[:8] + singles[:6])]
+    vectors = np.random.default_rng(0).normal(size=(len(paths), 128)).astype(np.float32)
+    teacher = dict(zip(paths, vectors / np.linalg.norm(vectors, axis=1, keepdims=True), strict=True))
+    encoder = tiny_encoder()
+    before = snapshot(encoder)
+    config = TrainConfig(
+        batch_size=16, max_steps=4, evals_per_epoch=1, max_minutes=0, singles_per_batch=4, ema_decay=0.9,
+        device="auto", num_workers=2,
+    )  # fmt: skip
+    result = train(
+        encoder, people, names[:8], dev, tiny_preprocess(), config, teacher=teacher, train_singles=singles[:6],
+        progress=False,
+    )  # fmt: skip
+    assert result.device == "cuda" and result.steps == 4
+    assert all(p.device.type == "cpu" for p in encoder.parameters())
+    assert any(not torch.equal(v, before[k]) for k, v in encoder.state_dict().items() if v.is_floating_point())
+    assert all(np.isfinite(record["loss"]) and 0 <= record["dev_auc"] <= 1 for record in result.history)
