@@ -12,7 +12,7 @@ from ..model.split import PersonSplit
 
 LFW_IMAGE_COUNT = 13_233
 LFW_PERSON_COUNT = 5_749
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
 class DatasetError(ValueError):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,13 @@ def test_incomplete_or_missing_dataset_is_reported(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no <Person_Name>"):
         scan_people(tmp_path / "empty")
+
+
+def test_a_folder_of_people_may_hold_jpeg_png_and_webp_photos_and_nothing_else_is_taken(tmp_path):
+    from facerec.testing.synthetic import synthetic_face
+
+    (tmp_path / "Ann").mkdir()
+    for suffix, kind in ((".jpg", "JPEG"), (".png", "PNG"), (".webp", "WEBP")):
+        synthetic_face(0).save(tmp_path / "Ann" / f"Ann{suffix}", kind)
+    (tmp_path / "Ann" / "notes.txt").write_text("not a photo")
+    assert [Path(p).suffix for p in scan_people(tmp_path)["Ann"]] == [".jpg", ".png", ".webp"]
