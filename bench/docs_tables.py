@@ -434,6 +434,28 @@ def train_device() -> str:
     return "\n".join(rows) + "\n" + source(*TRAIN_DEVICE_RUNS, extra=f"; {', '.join(dates)}")
 
 
+# runs of bench/schedule_length_benchmark.py on a GPU, and the training seed of runs written before it recorded one
+SCHEDULE_RUNS = {"schedule_length_benchmark.json": 42, "schedule_length_benchmark_seed2.json": 2}
+
+
+def schedule_length() -> str:
+    """The default recipe for its whole schedule and for three times as long, on a GPU (dev people only)."""
+    header = ["seed", "epochs (steps)", "dev evaluations", "kept step", "images/s", "dev AUC at the kept step",
+              "dev AUC / rank-1 / named right at FPIR 5%, flip-averaged as served"]  # fmt: skip
+    rows = table_head(header)
+    for name, seed in SCHEDULE_RUNS.items():
+        for run in load(name)["runs"]:
+            final = run["selected_dev_with_flip"]
+            rows.append(
+                f"| {run.get('seed', seed)} | {run['epochs']} ({run['steps']:,}) | {len(run['history'])} | "
+                f"{run['best_step']:,} | {run['images_per_second']:.0f} | {run['best_dev_auc']:.4f} | "
+                f"{final['dev_auc']:.4f} / {pct(final['dev_rank1'])} / {pct(final['dev_dir_at_fpir_0.05'])} |"
+            )
+    bench = load(next(iter(SCHEDULE_RUNS)))
+    note = f"; {bench['date']}, {bench['gpu']}; the default split's dev people and dev strangers, as the flow measures"
+    return "\n".join(rows) + "\n" + source(*SCHEDULE_RUNS, extra=note)
+
+
 def open_set_aggregate() -> str:
     """One model's open-set answers with its person score fitted as the best face (the flow's choice while only that
     and the mean of the best two could be served) and as the centroid (today's choice on dev), same test galleries."""
@@ -599,6 +621,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "open-set-aggregate": open_set_aggregate,
     "person-scores-cost": person_scores_cost,
     "train-device": train_device,
+    "schedule-length": schedule_length,
     "ablation-losses": lambda: ablation("loss_ablation.json"),
     "ablation-centre-weight": lambda: ablation("loss_ablation_centre_weight.json"),
     "ablation-train-dev": lambda: ablation("loss_ablation_train_dev.json"),
