@@ -110,6 +110,7 @@ def full_runs(*names: str) -> str:
             shape = f"{recipe['batch_size'] // recipe['images_per_person']} x {recipe['images_per_person']}"
             singles = recipe.get("singles_per_batch", 0)
             label = shape + (f" + {singles} singles" if singles else "")
+            label += f", {run['recipe']['preprocess']['image_size']} px"
             if recipe.get("lookalike_batches"):
                 label += f", {recipe['lookalike_batches']:.0%} look-alike batches"
             if recipe.get("frozen_stages", -1) >= 0:
@@ -648,6 +649,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_gallery_draws.json",
         "train_benchmark_frozen2.json",
         "train_benchmark.json",
+        "train_benchmark_input192.json",
+        "train_benchmark_input192_seed2.json",
     ),
 }
 
