@@ -651,6 +651,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark.json",
         "train_benchmark_input192.json",
         "train_benchmark_input192_seed2.json",
+        "train_benchmark_input192_seed3.json",
     ),
 }
 
