@@ -36,15 +36,21 @@ sys.path.insert(0, str(ROOT))
 
 from bench.reporting import environment, write_report  # noqa: E402
 from facerec.model.encoder import EncoderConfig, FaceEncoder  # noqa: E402
+from facerec.model.preprocess import CenterFraction  # noqa: E402
 from facerec.model.split import PersonSplit  # noqa: E402
+from facerec.train.augment import reachable_region  # noqa: E402
 from facerec.train.config import Recipe  # noqa: E402
 from facerec.train.data import scan_people, split_people  # noqa: E402
 from facerec.train.evaluation import DevProtocol  # noqa: E402
 from facerec.train.training import train  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "lfw" / "lfw-deepfunneled"
-REGION_MARGIN = 1.2  # facerec.train.augment's rotation margin: the share of the photo training can reach
 SIDE, QUALITY = 192, 85
+
+
+def photo_key(path: str) -> str:
+    """``Person/stem``: one photo's key in LFW and in the pack (another suffix and size, so not the teacher cache's)."""
+    return f"{Path(path).parent.name}/{Path(path).stem}"
 
 
 def pack(out: Path) -> None:
@@ -56,20 +62,17 @@ def pack(out: Path) -> None:
     recipe = Recipe(dataset=str(LFW))
     people = scan_people(LFW)
     split = split_people(people, recipe.fractions, recipe.split_seed)
-    region = min(1.0, recipe.preprocess.crop_fraction * REGION_MARGIN)
+    region = reachable_region(recipe.preprocess.crop_fraction)
     names = split.train + split.dev + split.singles_dev
     for name in names:
         (out / "faces" / name).mkdir(parents=True, exist_ok=True)
         for path in people[name]:
             with Image.open(path) as image:
-                image = image.convert("RGB")
-                side = round(image.width * region)
-                left, top = (image.width - side) // 2, (image.height - side) // 2
-                crop = image.crop((left, top, left + side, top + side)).resize((SIDE, SIDE), Image.BICUBIC)
+                crop = CenterFraction(region)(image.convert("RGB")).resize((SIDE, SIDE), Image.BICUBIC)
                 crop.save(out / "faces" / name / (Path(path).stem + ".webp"), "WEBP", quality=QUALITY)
     (out / "split.json").write_text(split.to_json())
     teacher = teacher_descriptors(people, split.train)
-    keys = [f"{Path(p).parent.name}/{Path(p).stem}" for p in teacher]
+    keys = [photo_key(p) for p in teacher]
     np.savez(out / "teacher.npz", keys=np.array(keys), vectors=np.stack(list(teacher.values())).astype(np.float16))
     torch.manual_seed(recipe.train.seed)
     encoder = FaceEncoder(recipe.encoder, pretrained=recipe.pretrained)
@@ -97,7 +100,7 @@ def run(
     people = scan_people(data / "faces")
     with np.load(data / "teacher.npz") as stored:
         by_key = dict(zip(stored["keys"].tolist(), stored["vectors"].astype(np.float32), strict=True))
-    teacher = {p: by_key[f"{Path(p).parent.name}/{Path(p).stem}"] for n in split.train for p in people[n]}
+    teacher = {p: by_key[photo_key(p)] for n in split.train for p in people[n]}
     recipe = Recipe(dataset=str(data))
     # the stored photo is the region training can reach: the same central share of the face, restated for it
     preprocess = replace(recipe.preprocess, crop_fraction=meta["crop_fraction"] / meta["region"])

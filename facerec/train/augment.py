@@ -17,6 +17,11 @@ AUGMENTATION_LEVELS = ("none", "low", "high")
 _ROTATION_MARGIN = 1.2
 
 
+def reachable_region(crop_fraction: float) -> float:
+    """The central share of a photo the strong augmentation can crop from: the crop plus its rotation margin."""
+    return min(1.0, crop_fraction * _ROTATION_MARGIN)
+
+
 def train_transform(cfg: PreprocessConfig, level: str = "high") -> Callable[[Image.Image], torch.Tensor]:
     """Augmentation around the training input (``image_size``, ``crop_fraction``)."""
     if level not in AUGMENTATION_LEVELS:
@@ -27,7 +32,7 @@ def train_transform(cfg: PreprocessConfig, level: str = "high") -> Callable[[Ima
     ops: list[Callable] = []
     if strong:
         # rotate only the region that the central crop can reach, not the whole image: 2x cheaper
-        region = min(1.0, cfg.crop_fraction * _ROTATION_MARGIN)
+        region = reachable_region(cfg.crop_fraction)
         ops += [
             CenterFraction(region),
             T.RandomRotation(10, interpolation=InterpolationMode.BILINEAR),
