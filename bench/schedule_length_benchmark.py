@@ -13,7 +13,7 @@ reach (``crop_fraction x 1.2`` of each side, the rotation margin of ``facerec.tr
 (that region's size at the 160 px training input) and stored as WebP at quality 85; the split; the teacher's
 descriptors of the training photos; and the encoder's initial weights (ImageNet backbone), in half precision.
 ``run`` trains with the default ``TrainConfig`` and that input (its crop fraction restated for the stored region,
-so the same pixels are cropped; the evaluation input differs from LFW's by ~3% of its spread), each ``--epochs``
+so the same region is cropped, resampled once more), each ``--epochs``
 value with no time budget, and measures dev as the flow does (same pairs, galleries and strangers). The
 recompressed photos are not LFW's JPEGs: compare the runs with one another, and with the VM's full runs only
 roughly.
