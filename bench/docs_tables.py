@@ -87,6 +87,12 @@ def train_results() -> str:
 LATE_EVALUATIONS = 4
 
 
+def late_dev_auc(run: dict) -> float:
+    """The mean dev AUC of a run's last evaluations: fairer between recipes than the best step (full_runs)."""
+    late = run["dev_history"][-LATE_EVALUATIONS:]
+    return sum(e["dev_auc"] for e in late) / len(late)
+
+
 def full_runs(*names: str) -> str:
     """Whole flow runs of several recipes side by side: dev figures at the selected step (what a recipe is chosen on),
     their mean over the run's last evaluations, and the test figures each run reported.
@@ -104,7 +110,7 @@ def full_runs(*names: str) -> str:
             train, test = run["train"], run["test"]
             chosen = next(e for e in run["dev_history"] if e["step"] == train["best_step"])
             late = run["dev_history"][-LATE_EVALUATIONS:]
-            late_auc = sum(e["dev_auc"] for e in late) / len(late)
+            late_auc = late_dev_auc(run)
             late_dir = sum(e["dev_dir_at_fpir_0.05"] for e in late) / len(late)
             recipe = run["recipe"]["train"]
             shape = f"{recipe['batch_size'] // recipe['images_per_person']} x {recipe['images_per_person']}"
@@ -128,6 +134,34 @@ def full_runs(*names: str) -> str:
                 f"{pct(test['open_set_rank1'])} | {test['open_set_known_vs_unknown_auc']:.3f} |"
             )
     return "\n".join(rows) + "\n" + source(*names)
+
+
+def paired_by_seed(before: str, after: str) -> str:
+    """Two recipes run with the same seeds: each seed's late dev AUC (what a default is chosen on) and test figures,
+    and the mean paired difference with its standard error, so that a gain can be told from the seeds' noise."""
+    header = ["seed", "late dev AUC", "test AUC", "test TAR@FAR 1e-3", "test rank-1", "test known/unknown AUC"]
+    rows = table_head(header)
+    runs = {name: {r["seed"]: r for r in load(name)["runs"]} for name in (before, after)}
+    seeds = sorted(set(runs[before]) & set(runs[after]))
+    keys = [("roc_auc", "{:.4f}"), ("tar_at_far_1e-3", "{:.1%}"), ("open_set_rank1", "{:.1%}"),
+            ("open_set_known_vs_unknown_auc", "{:.3f}")]  # fmt: skip
+
+    def pair(a: float, b: float, fmt: str) -> str:
+        return f"{fmt.format(a)} -> {fmt.format(b)}"
+
+    differences = []
+    for seed in seeds:
+        a, b = runs[before][seed], runs[after][seed]
+        differences.append(late_dev_auc(b) - late_dev_auc(a))
+        cells = [pair(late_dev_auc(a), late_dev_auc(b), "{:.4f}")]
+        cells += [pair(a["test"][k], b["test"][k], fmt) for k, fmt in keys]
+        rows.append(f"| {seed} | " + " | ".join(cells) + " |")
+    mean = statistics.mean(differences)
+    error = statistics.stdev(differences) / len(differences) ** 0.5 if len(differences) > 1 else float("nan")
+    rows.append(f"| paired difference, mean ± s.e. | {mean:+.4f} ± {error:.4f} | | | | |")
+    labels = [f"{load(n)['runs'][0]['recipe']['preprocess']['image_size']} px" for n in (before, after)]
+    note = f"; {labels[0]} -> {labels[1]}, each run's test figures as its flow reported them"
+    return "\n".join(rows) + "\n" + source(before, after, extra=note)
 
 
 def open_set_results() -> str:
@@ -463,7 +497,7 @@ def open_set_aggregate() -> str:
     header = ["path", "photos/person", "person score", "rank-1", "named right at FPIR 5% (pair rule)",
               "at default: strangers named / known right", "ECE"]  # fmt: skip
     rows = table_head(header)
-    names = ("open_set_benchmark_2026-12-04_max.json", "open_set_benchmark.json")
+    names = ("open_set_benchmark_2026-12-04_max.json", "open_set_benchmark_2026-12-04_160.json")
     benches = [load(name) for name in names]
     for mode, label in PATHS.items():
         for key in benches[0]["results"][mode]:
@@ -641,6 +675,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "stranger-mix": stranger_mix,
     "open-set-told-share": open_set_told_share,
     "index-benchmark": index_benchmark,
+    "input-size-paired": lambda: paired_by_seed("train_benchmark_2026-12-04_160.json", "train_benchmark.json"),
     "full-runs": lambda: full_runs(
         "train_benchmark_2026-11-29.json",
         "train_benchmark_default_2026-12-03.json",
@@ -648,7 +683,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_lookalike.json",
         "train_benchmark_gallery_draws.json",
         "train_benchmark_frozen2.json",
-        "train_benchmark.json",
+        "train_benchmark_2026-12-04_160.json",
         "train_benchmark_input192.json",
         "train_benchmark_input192_seed2.json",
         "train_benchmark_input192_seed3.json",

@@ -19,12 +19,13 @@ class PreprocessConfig:
     """How a face crop becomes the encoder's input; travels with the model in the bundle.
 
     A face crop is LFW-like: the face centred, about 40% of the crop's side. ``crop_fraction`` keeps the central part
-    of it (0.68 of 250 px = 170 px: the face with a little context) before resizing to ``image_size``. Training
+    of it (0.68 of 250 px = 170 px: the face with a little context) before resizing to ``image_size`` (192: a
+    higher dev AUC than 160 for each of three seeds, docs/experiments.md "A larger input"). Training
     and test inputs sit side by side, as in timm's pretrained configs (``input_size`` / ``test_input_size``): the
     test values (``None`` = the training ones) are what model selection, calibration, evaluation and serving see.
     """
 
-    image_size: int = 160
+    image_size: int = 192
     crop_fraction: float = 0.68
     test_image_size: int | None = None
     test_crop_fraction: float | None = None

@@ -18,5 +18,5 @@ def test_preprocess_holds_training_and_test_inputs_side_by_side():
     assert (config.eval_image_size, config.eval_crop_fraction) == (208, 0.72)
     assert PreprocessConfig.from_dict(config.to_dict()) == config
     older = {"image_size": 160, "crop_fraction": 0.68, "mean": [0.5] * 3, "std": [0.5] * 3, "interpolation": "bicubic"}
-    assert PreprocessConfig.from_dict(older) == PreprocessConfig()
-    assert (PreprocessConfig().eval_image_size, PreprocessConfig().eval_crop_fraction) == (160, 0.68)
+    assert PreprocessConfig.from_dict(older) == PreprocessConfig(image_size=160)
+    assert (PreprocessConfig().eval_image_size, PreprocessConfig().eval_crop_fraction) == (192, 0.68)
