@@ -203,6 +203,7 @@ def main() -> None:
         "model": args.model,
         "model_version": recognizer.model_version,
         "calibration": describe_calibration(recognizer),
+        "alignment": recognizer.detector.alignment,  # DETECTION_ALIGNMENT: how detected faces were warped
         "default_thresholds": {"pair": 0.5, "open_set": recognizer.default_threshold},
         "test_people": len(names),
         "test_strangers": len(strangers),

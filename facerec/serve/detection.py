@@ -1,8 +1,13 @@
 """Face detection (MTCNN, weights shipped in facenet-pytorch) and alignment into LFW-like crops.
 
-The encoder is trained on LFW deep-funneled images, so a detected face is warped into the same geometry: a 250 px
-square with the face box centred where LFW has it and of LFW's size, rotated so the eyes are level. Measured on LFW
-with MTCNN: box side 121.5 px (sd 12), box centre (125.5, 126.8), across 40 people.
+The encoder is trained on LFW deep-funneled images, so a detected face is warped into the same geometry, a 250 px
+square, in one of two ways (``DETECTION_ALIGNMENT``):
+
+* ``box``: the face box centred where LFW has it and of LFW's size, rotated so the eyes are level. Measured on LFW
+  with MTCNN: box side 121.5 px (sd 12), box centre (125.5, 126.8), across 40 people.
+* ``landmarks``: the similarity transform (rotation, one scale, shift) that puts MTCNN's five landmarks (eyes, nose,
+  mouth corners) closest, in least squares, to where they sit on average in LFW's crops (:data:`LFW_LANDMARKS`),
+  as ArcFace-style aligners do: the box's side, which MTCNN estimates with ~10% noise, no longer sets the scale.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in the original image'
 CROP_SIZE = 250
 LFW_BOX_SIDE = 121.5
 LFW_BOX_CENTER = (125.5, 126.8)
+# MTCNN's five landmarks (left eye, right eye, nose, left and right mouth corner) in LFW deep-funneled crops: the mean
+# over the train part's photos, measured by bench/alignment_benchmark.py (bench/results/alignment_benchmark.json)
+LFW_LANDMARKS = np.array([[104.9, 113.4], [147.0, 112.5], [126.1, 137.7], [108.2, 159.3], [145.5, 158.5]])
 
 
 @dataclass
@@ -39,8 +47,45 @@ class DetectedFace:
         return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
 
 
-def align_face(image: Image.Image, box: np.ndarray, landmarks: np.ndarray | None) -> Image.Image:
-    """Warp the face in ``box`` (rotation from the eye landmarks when given) into an LFW-like crop."""
+ALIGNMENTS = ("box", "landmarks")
+
+
+def similarity_transform(source: np.ndarray, target: np.ndarray) -> tuple[float, float, float, float]:
+    """The similarity (a, b, tx, ty), mapping (x, y) to (a x - b y + tx, b x + a y + ty), that brings the points
+    ``source`` closest to ``target`` in least squares (Umeyama 1991, without reflection)."""
+    source, target = np.asarray(source, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    ms, mt = source.mean(axis=0), target.mean(axis=0)
+    s, t = source - ms, target - mt
+    spread = float((s**2).sum())
+    if spread <= 1e-12:
+        raise ValueError("the source points coincide: no scale or rotation can be estimated")
+    # complex form: t = z s with z = a + ib; least squares z = sum(conj(s) t) / sum(|s|^2)
+    a = float((s[:, 0] * t[:, 0] + s[:, 1] * t[:, 1]).sum()) / spread
+    b = float((s[:, 0] * t[:, 1] - s[:, 1] * t[:, 0]).sum()) / spread
+    return a, b, float(mt[0] - a * ms[0] + b * ms[1]), float(mt[1] - b * ms[0] - a * ms[1])
+
+
+def _warp(image: Image.Image, a: float, b: float, tx: float, ty: float) -> Image.Image:
+    """The crop whose pixel (u, v) shows the image's pixel (a u - b v + tx, b u + a v + ty)."""
+    # PIL maps each output pixel (u, v) to the input pixel (c0 u + c1 v + c2, c3 u + c4 v + c5)
+    coefficients = (a, -b, tx, b, a, ty)
+    return image.transform((CROP_SIZE, CROP_SIZE), Image.AFFINE, coefficients, resample=Image.BICUBIC)
+
+
+def align_face(
+    image: Image.Image,
+    box: np.ndarray,
+    landmarks: np.ndarray | None,
+    alignment: str = "box",
+    template: np.ndarray = LFW_LANDMARKS,
+) -> Image.Image:
+    """Warp the face in ``box`` into an LFW-like crop: by its box (rotation from the eye landmarks when given), or
+    with ``alignment="landmarks"`` by its five landmarks onto ``template`` (the box's way when there are none)."""
+    if alignment not in ALIGNMENTS:
+        raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+    if alignment == "landmarks" and landmarks is not None:
+        # the transform from the crop's frame to the image's: template -> detected landmarks
+        return _warp(image, *similarity_transform(template, landmarks))
     x1, y1, x2, y2 = (float(v) for v in box)
     scale = max(x2 - x1, y2 - y1) / LFW_BOX_SIDE
     angle = 0.0
@@ -50,9 +95,7 @@ def align_face(image: Image.Image, box: np.ndarray, landmarks: np.ndarray | None
     cos, sin = math.cos(angle) * scale, math.sin(angle) * scale
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     u, v = LFW_BOX_CENTER
-    # PIL maps each output pixel (u', v') to the input pixel (a u' + b v' + c, d u' + e v' + f)
-    coefficients = (cos, -sin, cx - cos * u + sin * v, sin, cos, cy - sin * u - cos * v)
-    return image.transform((CROP_SIZE, CROP_SIZE), Image.AFFINE, coefficients, resample=Image.BICUBIC)
+    return _warp(image, cos, sin, cx - cos * u + sin * v, cy - sin * u - cos * v)
 
 
 def as_face_crop(image: Image.Image) -> DetectedFace:
@@ -85,7 +128,11 @@ class FaceDetector:
         max_side: int = 1024,
         runtime: str = "torch",
         threads: int = 1,
+        alignment: str = "landmarks",
     ):
+        if alignment not in ALIGNMENTS:
+            raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+        self.alignment = alignment
         self.min_face_size = min_face_size
         self.min_probability = min_probability
         self.max_side = max_side
@@ -97,7 +144,9 @@ class FaceDetector:
     @classmethod
     def from_settings(cls, settings: DetectionSettings, runtime: str = "torch", threads: int = 1) -> FaceDetector:
         """The detector the service runs, so that every caller (API, reindex) detects and aligns alike."""
-        return cls(settings.min_face_size, settings.min_probability, settings.max_side, runtime, threads)
+        return cls(
+            settings.min_face_size, settings.min_probability, settings.max_side, runtime, threads, settings.alignment
+        )
 
     def _model(self):
         with self._lock:
@@ -133,7 +182,7 @@ class FaceDetector:
             DetectedFace(
                 box=tuple(float(v) for v in box),
                 probability=float(p),
-                crop=align_face(image, box, marks),
+                crop=align_face(image, box, marks, self.alignment),
                 landmarks=[(float(x), float(y)) for x, y in marks],
             )
             for box, p, marks in zip(boxes, probabilities, landmarks, strict=True)

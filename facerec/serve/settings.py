@@ -45,6 +45,11 @@ class DetectionSettings(BaseModel):
     main_face_margin: float = Field(
         2.0, ge=1.0, description="face=main enrols the largest face when its area is this many times the next one's"
     )
+    alignment: Literal["box", "landmarks"] = Field(
+        "landmarks",
+        description="how a detected face is warped into the encoder's crop: its five landmarks onto LFW's mean "
+        "positions, or its box (before 2026-12-04); docs/experiments.md 'Detection and alignment'",
+    )
 
 
 class QualitySettings(BaseModel):
