@@ -3,6 +3,7 @@
     python bench/demo_benchmark.py                 # trains it (the flow with DEMO_FLOW_ARGS), timed
     python bench/demo_benchmark.py --run-id 123    # reports a finished demo run (its recipe as the run stored it)
     python bench/demo_benchmark.py --out X.json -- --frozen_stages 2   # a candidate: the demo's arguments + these
+    python bench/demo_benchmark.py --run-id 123 --samples-only --out Y.json   # only the sample answers, again
 
 The sample faces are enrolled and recognised by the Recognizer itself (detection, the served runtime, an embedded
 index, the model's default threshold), as `make demo` does through the API. Writes bench/results/demo_benchmark.json.
@@ -59,7 +60,12 @@ def sample_answers(model_uri: str) -> dict:
                 }
             )
         recognizer.index.close()
-    return {"enrolled": enrolled, "threshold": recognizer.default_threshold, "answers": answers}
+    return {
+        "enrolled": enrolled,
+        "threshold": recognizer.default_threshold,
+        "alignment": recognizer.detector.alignment,  # DETECTION_ALIGNMENT the samples were detected with
+        "answers": answers,
+    }
 
 
 def main() -> None:
@@ -67,7 +73,19 @@ def main() -> None:
     parser.add_argument("--run-id", help="report this finished demo run instead of training one")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "demo_benchmark.json"))
     parser.add_argument("flow_args", nargs="*", help="flow parameters after the demo's own (later ones win), after --")
+    parser.add_argument(
+        "--samples-only", action="store_true",
+        help="with --run-id: answer sample-faces/ again with today's serving code (e.g. after a detection change)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.samples_only:
+        if not args.run_id:
+            parser.error("--samples-only needs --run-id")
+        report = {**environment(), "run": f"{FLOW}/{args.run_id}", "samples": sample_answers(f"{FLOW}/{args.run_id}")}
+        right = sum(a["right"] for a in report["samples"]["answers"])
+        print(f"demo run {args.run_id}: {right}/{len(report['samples']['answers'])} sample photos answered right")
+        print(f"written to {write_report(report, args.out)}")
+        return
     flow_args = [*DEMO_FLOW_ARGS, *args.flow_args]
     wall = None
     run_id = args.run_id
