@@ -76,14 +76,15 @@ def align_face(
     image: Image.Image,
     box: np.ndarray,
     landmarks: np.ndarray | None,
-    alignment: str = "box",
+    alignment: str = "landmarks",
     template: np.ndarray = LFW_LANDMARKS,
 ) -> Image.Image:
-    """Warp the face in ``box`` into an LFW-like crop: by its box (rotation from the eye landmarks when given), or
-    with ``alignment="landmarks"`` by its five landmarks onto ``template`` (the box's way when there are none)."""
+    """Warp the face in ``box`` into an LFW-like crop: by its five landmarks onto ``template``, or with
+    ``alignment="box"`` by its box (rotation from the eye landmarks when given). Without landmarks, or with landmarks
+    that fall on one point (a degenerate detection, never worth an error), the box's way."""
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
-    if alignment == "landmarks" and landmarks is not None:
+    if alignment == "landmarks" and landmarks is not None and np.ptp(np.asarray(landmarks), axis=0).max() > 1e-3:
         # the transform from the crop's frame to the image's: template -> detected landmarks
         return _warp(image, *similarity_transform(template, landmarks))
     x1, y1, x2, y2 = (float(v) for v in box)

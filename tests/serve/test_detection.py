@@ -63,6 +63,10 @@ def test_landmark_alignment_undoes_a_rotation_and_a_scale():
     assert error < 2.0  # two bicubic resamplings of a smooth pattern (measured: 0.7 of 255)
     by_box = np.asarray(align_face(scene, box, landmarks, "box"), dtype=np.float64)
     assert np.abs(by_box[inner, inner] - np.asarray(crop, dtype=np.float64)[inner, inner]).mean() > 5 * error
+    # landmarks on one point (a degenerate detection) fall back to the box instead of failing the request
+    one_point = np.repeat(landmarks[:1], 5, axis=0)
+    fallback = align_face(scene, box, one_point, "landmarks")
+    assert np.array_equal(np.asarray(fallback), np.asarray(align_face(scene, box, one_point, "box")))
     with pytest.raises(ValueError, match="alignment"):
         align_face(scene, box, landmarks, "eyes")
     with pytest.raises(ValueError, match="alignment"):
