@@ -116,7 +116,10 @@ def full_runs(*names: str) -> str:
             shape = f"{recipe['batch_size'] // recipe['images_per_person']} x {recipe['images_per_person']}"
             singles = recipe.get("singles_per_batch", 0)
             label = shape + (f" + {singles} singles" if singles else "")
-            label += f", {run['recipe']['preprocess']['image_size']} px"
+            preprocess = run["recipe"]["preprocess"]
+            label += f", {preprocess['image_size']} px"
+            if preprocess["crop_fraction"] != 0.68:  # the crop every run before 2026-12-04 trained on
+                label += f" of the central {preprocess['crop_fraction']:.2f}"
             if recipe.get("lookalike_batches"):
                 label += f", {recipe['lookalike_batches']:.0%} look-alike batches"
             if recipe.get("frozen_stages", -1) >= 0:
@@ -773,6 +776,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_input192.json",
         "train_benchmark_input192_seed2.json",
         "train_benchmark_input192_seed3.json",
+        "train_benchmark_crop077.json",
     ),
 }
 
