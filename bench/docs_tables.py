@@ -777,6 +777,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_input192_seed2.json",
         "train_benchmark_input192_seed3.json",
         "train_benchmark_crop077.json",
+        "train_benchmark_input224.json",
     ),
 }
 
