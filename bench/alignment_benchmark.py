@@ -36,13 +36,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from bench.reporting import environment, write_report  # noqa: E402
+from bench.reporting import bundle_people, environment, write_report  # noqa: E402
 from facerec.model.bundle import load_bundle  # noqa: E402
 from facerec.model.preprocess import load_rgb, preprocess  # noqa: E402
 from facerec.model.runtime import create_runtime  # noqa: E402
 from facerec.serve.detection import ALIGNMENTS, CROP_SIZE, LFW_LANDMARKS, FaceDetector, align_face  # noqa: E402
 from facerec.serve.settings import DetectionSettings  # noqa: E402
-from facerec.train.data import resolve_dataset, scan_people  # noqa: E402
 from facerec.train.evaluation import DevProtocol, pair_similarities  # noqa: E402
 
 
@@ -69,11 +68,6 @@ def embed_images(engine, cfg, images: list) -> np.ndarray:
     for start in range(0, len(images), 64):
         out.append(engine.embed_batch(preprocess(images[start : start + 64], cfg)))
     return np.concatenate(out)
-
-
-def measure(protocol: DevProtocol, embeddings: dict[str, np.ndarray]) -> dict:
-    similarities = pair_similarities(embeddings, protocol.pairs)
-    return {"dev_auc": float(roc_auc_score(protocol.pairs.labels, similarities)), **protocol.identification(embeddings)}
 
 
 def per_item(protocol: DevProtocol, embeddings: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -128,8 +122,7 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
 
     bundle = load_bundle(args.model)
-    dataset = args.dataset or bundle.metrics["train"]["recipe"]["dataset"]
-    people = scan_people(resolve_dataset(dataset))
+    people = bundle_people(bundle, args.dataset)
     split = bundle.split
     detector = FaceDetector.from_settings(DetectionSettings(), runtime="onnx", threads=os.cpu_count() or 1)
 
@@ -160,13 +153,13 @@ def main() -> None:
 
     engine = create_runtime(bundle.encoder, bundle.preprocess.eval_image_size, "onnx", threads=os.cpu_count() or 1)
     crop_vectors = embed_images(engine, bundle.preprocess, crops)
-    results = {"given crops": measure(protocol, dict(zip(paths, crop_vectors, strict=True)))}
+    results = {"given crops": protocol.scores(dict(zip(paths, crop_vectors, strict=True)))}
     embedded = {}
     for name in ALIGNMENTS:
         vectors = embed_images(engine, bundle.preprocess, warped[name])
         embedded[name] = dict(zip(paths, vectors, strict=True))
         cosines = np.sum(vectors * crop_vectors, axis=1)
-        results[f"detected, {name}"] = measure(protocol, embedded[name]) | {
+        results[f"detected, {name}"] = protocol.scores(embedded[name]) | {
             "mean_cosine_to_crop": float(cosines.mean()),
             "cosine_to_crop_se": float(cosines.std(ddof=1) / np.sqrt(len(cosines))),
         }

@@ -34,10 +34,10 @@ os.environ.setdefault("METAFLOW_USER", "facerec")
 
 import numpy as np  # noqa: E402
 
-from bench.reporting import environment, write_report  # noqa: E402
+from bench.reporting import bundle_people, environment, write_report  # noqa: E402
 from facerec.model.bundle import load_bundle  # noqa: E402
 from facerec.train.calibrate import cohort_names, fit_calibrators  # noqa: E402
-from facerec.train.data import images_of, resolve_dataset, scan_people  # noqa: E402
+from facerec.train.data import images_of  # noqa: E402
 from facerec.train.evaluation import embed_paths  # noqa: E402
 from facerec.train.metrics import ece_noise_floor, expected_calibration_error  # noqa: E402
 from facerec.train.openset import build_gallery, open_set_evidence, open_set_rule, simulate  # noqa: E402
@@ -63,8 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     bundle = load_bundle(args.model)
-    dataset = args.dataset or bundle.metrics["train"]["recipe"]["dataset"]
-    people = scan_people(resolve_dataset(dataset))
+    people = bundle_people(bundle, args.dataset)
     split = bundle.split
     cohort_people = cohort_names(split, split.seed)
     paths = [item.path for item in images_of(people, split.dev + split.singles_dev + cohort_people)]

@@ -51,3 +51,10 @@ def finished_run(run_id: str, wall: float | None = None):
     if wall is None and run.finished_at:
         wall = (run.finished_at - run.created_at).total_seconds()
     return run, wall
+
+
+def bundle_people(bundle, dataset: str | None = None) -> dict[str, list[str]]:
+    """The people of ``dataset``, or of the dataset the bundle's recipe names: what a bundle's split refers to."""
+    from facerec.train.data import resolve_dataset, scan_people
+
+    return scan_people(resolve_dataset(dataset or bundle.metrics["train"]["recipe"]["dataset"]))

@@ -202,7 +202,10 @@ class DevProtocol:
 
     def measure(self, encoder: FaceEncoder, preprocess_config: PreprocessConfig, flip_tta: bool = False) -> dict:
         """Dev AUC and accuracy of the pairs; rank-1 and, with strangers, the detection rate at FPIR 0.05."""
-        embeddings = embed_paths(encoder, preprocess_config, self.paths, flip_tta=flip_tta)
+        return self.scores(embed_paths(encoder, preprocess_config, self.paths, flip_tta=flip_tta))
+
+    def scores(self, embeddings: Mapping[str, np.ndarray]) -> dict:
+        """:meth:`measure`'s figures from embeddings made elsewhere (e.g. of the photos through the detector)."""
         similarities = pair_similarities(embeddings, self.pairs)
         return {
             "dev_auc": float(roc_auc_score(self.pairs.labels, similarities)),
