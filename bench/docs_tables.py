@@ -529,6 +529,28 @@ def schedule_length() -> str:
     return "\n".join(rows) + "\n" + source(*SCHEDULE_RUNS, extra=note)
 
 
+def identities() -> str:
+    """Train + most of dev against the default split, the same steps on a GPU, on the dev people both leave out."""
+    bench = load("identities_benchmark.json")
+    header = ["seed", "training people", "steps (kept)", "late dev AUC", "late dev rank-1",
+              "late dev named right at FPIR 5%", "kept, flip-averaged: dev AUC / rank-1 / named right"]  # fmt: skip
+    rows = table_head(header)
+    for run in sorted(bench["runs"], key=lambda r: (r["seed"], r["train_people"])):
+        final = run["selected_dev_with_flip"]
+        rows.append(
+            f"| {run['seed']} | {run['train_people']:,} ({run['arm']}) | {run['steps']:,} ({run['best_step']:,}) | "
+            f"{run['late_dev_auc']:.4f} | {pct(run['late_dev_rank1'])} | {pct(run['late_dev_dir_at_fpir_0.05'])} | "
+            f"{final['dev_auc']:.4f} / {pct(final['dev_rank1'])} / {pct(final['dev_dir_at_fpir_0.05'])} |"
+        )
+    dev = bench["dev"]
+    note = (
+        f"; {bench['date']}, {bench['gpu']}; at most {bench['max_steps']:,} steps, no time budget; selected and "
+        f"measured on the {dev['people']} dev people and {dev['strangers']} dev strangers of the 0.7 / 0.1 / 0.2 split "
+        f"({dev['pairs']:,} pairs); late = mean of the last 4 evaluations"
+    )
+    return "\n".join(rows) + "\n" + source("identities_benchmark.json", extra=note)
+
+
 def alignment(name: str) -> str:
     """Dev people through the detector, each warp against the given crops, and the paired difference of the two."""
     bench = load(name)
@@ -746,6 +768,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "person-scores-cost": person_scores_cost,
     "train-device": train_device,
     "schedule-length": schedule_length,
+    "identities": identities,
     "ablation-losses": lambda: ablation("loss_ablation.json"),
     "ablation-centre-weight": lambda: ablation("loss_ablation_centre_weight.json"),
     "ablation-train-dev": lambda: ablation("loss_ablation_train_dev.json"),
