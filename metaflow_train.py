@@ -89,6 +89,8 @@ class FacialRecognitionTrainFlow(FlowSpec):
     centre_weight = Parameter(
         "centre_weight", default=_TRAIN.centre_weight, help="margin softmax on the teacher's identity centres (0 = off)"
     )
+    centre_margin = Parameter("centre_margin", default=_TRAIN.centre_margin, help="cosine margin of the centre loss")
+    centre_scale = Parameter("centre_scale", default=_TRAIN.centre_scale, help="logit scale of the centre loss")
     ema_decay = Parameter("ema_decay", default=_TRAIN.ema_decay, help="weight moving average (0 = off)")
     frozen_stages = Parameter(
         "frozen_stages", default=_TRAIN.frozen_stages, help="backbone stem (0) + first N blocks frozen (-1 = none)"

@@ -120,6 +120,8 @@ def full_runs(*names: str) -> str:
             label += f", {preprocess['image_size']} px"
             if preprocess["crop_fraction"] != 0.68:  # the crop every run before 2026-12-04 trained on
                 label += f" of the central {preprocess['crop_fraction']:.2f}"
+            if recipe.get("centre_margin", 0.2) != 0.2:  # the margin every run before 2026-12-04 afternoon used
+                label += f", centre margin {recipe['centre_margin']:g}"
             if recipe.get("lookalike_batches"):
                 label += f", {recipe['lookalike_batches']:.0%} look-alike batches"
             if recipe.get("frozen_stages", -1) >= 0:
@@ -801,6 +803,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_input192_seed3.json",
         "train_benchmark_crop077.json",
         "train_benchmark_input224.json",
+        "train_benchmark_centre_margin035.json",
     ),
 }
 
