@@ -130,6 +130,8 @@ def full_runs(*names: str) -> str:
                 label += f", selected on {recipe['dev_gallery_draws']} dev galleries"
             if recipe.get("ema_decay"):
                 label += f", weight EMA {recipe['ema_decay']}"
+            if recipe.get("patience", 3) != 3:  # every other run stops after 3 evaluations without a better score
+                label += f", patience {recipe['patience']}"
             rows.append(
                 f"| {run['run'].split('/')[-1]} (seed {run['seed']}) | {label} | {bench['date']} | "
                 f"{train['steps']:,} ({train['images_per_second']:.0f}) | {chosen['dev_auc']:.4f} | "
@@ -804,6 +806,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_crop077.json",
         "train_benchmark_input224.json",
         "train_benchmark_centre_margin035.json",
+        "train_benchmark_no_patience_seed2.json",
     ),
 }
 
