@@ -20,7 +20,6 @@ JPEGs: compare the arms with one another, not with the VM's runs.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import replace
@@ -32,7 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.lfw_pack import DEFAULT_FRACTIONS, fractions_name, load, pack  # noqa: E402
+from bench.lfw_pack import DEFAULT_FRACTIONS, fractions_name, load, pack, pack_or_run_parser  # noqa: E402
 from bench.reporting import environment, write_report  # noqa: E402
 from facerec.train.config import Recipe  # noqa: E402
 from facerec.train.evaluation import DevProtocol  # noqa: E402
@@ -93,18 +92,11 @@ def run(data: Path, seeds: list[int], max_steps: int, workers: int, out: Path) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    packing = commands.add_parser("pack")
-    packing.add_argument("--out", type=Path, required=True)
-    packing.add_argument("--side", type=int, default=204, help="stored side, px (204: the region at LFW's 250 px)")
-    packing.add_argument("--quality", type=int, default=80, help="WebP quality")
-    running = commands.add_parser("run")
-    running.add_argument("--data", type=Path, required=True)
+    # 204 px: the reachable region at LFW's 250 px, as stored
+    out = ROOT / "bench" / "results" / "identities_benchmark.json"
+    parser, running = pack_or_run_parser(__doc__.split("\n\n")[0], side=204, quality=80, out=out)
     running.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     running.add_argument("--max-steps", type=int, default=1400)
-    running.add_argument("--workers", type=int, default=8)
-    running.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "identities_benchmark.json")
     args = parser.parse_args()
     if args.command == "pack":
         pack(args.out, args.side, args.quality, [TRAIN_DEV])

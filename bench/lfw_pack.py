@@ -15,6 +15,7 @@ only roughly.
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -119,3 +120,23 @@ def load(folder: Path) -> Pack:
     with np.load(folder / "teacher.npz") as stored:
         teacher = dict(zip(stored["keys"].tolist(), stored["vectors"].astype(np.float32), strict=True))
     return Pack(meta, scan_people(folder / "faces"), splits, teacher, folder)
+
+
+def pack_or_run_parser(
+    description: str, side: int, quality: int, out: Path
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command line GPU benchmarks share: ``pack --out --side --quality`` here, ``run --data --out`` there.
+
+    Returns the parser and the ``run`` sub-parser, for the benchmark's own run options.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    commands = parser.add_subparsers(dest="command", required=True)
+    packing = commands.add_parser("pack")
+    packing.add_argument("--out", type=Path, required=True)
+    packing.add_argument("--side", type=int, default=side, help="stored side, px")
+    packing.add_argument("--quality", type=int, default=quality, help="WebP quality")
+    running = commands.add_parser("run")
+    running.add_argument("--data", type=Path, required=True, help="a pack written by the pack command")
+    running.add_argument("--workers", type=int, default=8)
+    running.add_argument("--out", type=Path, default=out)
+    return parser, running

@@ -15,7 +15,6 @@ and dev strangers' photos as the region training can reach, at 192 px by default
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import replace
@@ -26,7 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.lfw_pack import DEFAULT_FRACTIONS, fractions_name, load, pack  # noqa: E402
+from bench.lfw_pack import DEFAULT_FRACTIONS, fractions_name, load, pack, pack_or_run_parser  # noqa: E402
 from bench.reporting import environment, write_report  # noqa: E402
 from facerec.train.config import Recipe  # noqa: E402
 from facerec.train.evaluation import DevProtocol  # noqa: E402
@@ -81,18 +80,11 @@ def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    packing = commands.add_parser("pack")
-    packing.add_argument("--out", type=Path, required=True)
-    packing.add_argument("--side", type=int, default=192, help="stored side, px (192: the region at a 160 px input)")
-    packing.add_argument("--quality", type=int, default=85, help="WebP quality")
-    running = commands.add_parser("run")
-    running.add_argument("--data", type=Path, required=True)
+    # 192 px: the reachable region at a 160 px input
+    out = ROOT / "bench" / "results" / "schedule_length_benchmark.json"
+    parser, running = pack_or_run_parser(__doc__.split("\n\n")[0], side=192, quality=85, out=out)
     running.add_argument("--epochs", type=int, nargs="+", default=[10, 30])
     running.add_argument("--evals-per-epoch", type=int, nargs="+", default=[1, 0], help="one per --epochs value")
-    running.add_argument("--workers", type=int, default=8)
-    running.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "schedule_length_benchmark.json")
     running.add_argument("--seed", type=int, default=None, help="training seed (default: the recipe's)")
     running.add_argument("--max-steps", type=int, default=0, help="stop each run here (0 = its epochs; smoke tests)")
     args = parser.parse_args()
