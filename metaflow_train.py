@@ -91,6 +91,9 @@ class FacialRecognitionTrainFlow(FlowSpec):
     )
     centre_margin = Parameter("centre_margin", default=_TRAIN.centre_margin, help="cosine margin of the centre loss")
     centre_scale = Parameter("centre_scale", default=_TRAIN.centre_scale, help="logit scale of the centre loss")
+    centre_singles = Parameter(
+        "centre_singles", default=_TRAIN.centre_singles, type=bool, help="train-part singles as centre-loss negatives"
+    )
     ema_decay = Parameter("ema_decay", default=_TRAIN.ema_decay, help="weight moving average (0 = off)")
     frozen_stages = Parameter(
         "frozen_stages", default=_TRAIN.frozen_stages, help="backbone stem (0) + first N blocks frozen (-1 = none)"
@@ -237,7 +240,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
             # computed once per image and cached; the time spent here comes out of the loop's budget so that a
             # cold cache does not lengthen the run
             started = time.monotonic()
-            names = split.train + (split.singles_train if config.singles_per_batch else [])
+            names = split.train + (split.singles_train if config.uses_singles else [])
             teacher = teacher_descriptors(people, names)
             self.teacher_seconds = time.monotonic() - started
             if config.max_minutes:

@@ -122,6 +122,8 @@ def full_runs(*names: str) -> str:
                 label += f" of the central {preprocess['crop_fraction']:.2f}"
             if recipe.get("centre_margin", 0.2) != 0.2:  # the margin every run before 2026-12-04 afternoon used
                 label += f", centre margin {recipe['centre_margin']:g}"
+            if recipe.get("centre_singles"):
+                label += ", singles as centre negatives"
             if recipe.get("lookalike_batches"):
                 label += f", {recipe['lookalike_batches']:.0%} look-alike batches"
             if recipe.get("frozen_stages", -1) >= 0:

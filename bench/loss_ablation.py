@@ -70,7 +70,7 @@ def run_config(spec: str, steps: int, people: dict, dev: DevProtocol, dev_names:
     config = TrainConfig(**({"max_steps": steps, "max_minutes": 0, "patience": steps, "seed": seed} | changes))
     teacher = None
     if config.needs_teacher:
-        teacher = teacher_descriptors(people, split.train + (split.singles_train if config.singles_per_batch else []))
+        teacher = teacher_descriptors(people, split.train + (split.singles_train if config.uses_singles else []))
     encoder = FaceEncoder(EncoderConfig())
     preprocess = encoder.default_preprocess()
     started = time.monotonic()
@@ -92,7 +92,7 @@ def run_config(spec: str, steps: int, people: dict, dev: DevProtocol, dev_names:
         "spec": spec,
         "config": config.to_dict(),
         "train_people": len(split.train),
-        "train_singles": len(split.singles_train) if config.singles_per_batch else 0,
+        "train_singles": len(split.singles_train) if config.uses_singles else 0,
         "steps": result.steps,
         "best_step": result.best_step,
         "best": {k: best.get(k) for k in SHOWN},

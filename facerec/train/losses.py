@@ -120,17 +120,27 @@ class TeacherCentreLoss(nn.Module):
     """A margin softmax whose class centres are the teacher's identity centres, frozen (ProxylessKD, Shi et al. 2020;
     MarginDistillation, Svitov & Alyamkin 2020).
 
-    ``centres`` holds the mean teacher descriptor of every training identity (single-image people included). A
-    learned linear head maps the student's embedding into the teacher's space, where the CosFace margin softmax asks
-    it to sit at its identity's centre, away from every other centre: the student learns where identities lie in the
-    teacher's space rather than the teacher's per-image noise, and each step sees every identity as a negative.
+    ``centres`` holds the mean teacher descriptor of every training identity (single-image people in batches
+    included). A learned linear head maps the student's embedding into the teacher's space, where the CosFace margin
+    softmax asks it to sit at its identity's centre, away from every other centre: the student learns where
+    identities lie in the teacher's space rather than the teacher's per-image noise, and each step sees every identity
+    as a negative. ``negatives``: more centres that are never a label (the teacher's descriptors of people without a
+    second photo), so the softmax also pushes every identity away from them.
     """
 
-    def __init__(self, embedding_dim: int, centres: torch.Tensor, scale: float = 30.0, margin: float = 0.2):
+    def __init__(
+        self,
+        embedding_dim: int,
+        centres: torch.Tensor,
+        scale: float = 30.0,
+        margin: float = 0.2,
+        negatives: torch.Tensor | None = None,
+    ):
         super().__init__()
         self.scale, self.margin = scale, margin
         self.head = nn.Linear(embedding_dim, centres.shape[1], bias=False)
-        self.register_buffer("centres", F.normalize(centres.float(), dim=1))
+        rows = centres if negatives is None else torch.cat([centres, negatives.to(centres)])
+        self.register_buffer("centres", F.normalize(rows.float(), dim=1))
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None):
         cosine = F.normalize(self.head(embeddings), dim=1) @ self.centres.T

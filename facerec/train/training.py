@@ -95,9 +95,16 @@ def lookalikes(centres: torch.Tensor, labels: Sequence[int], pool: int) -> dict[
 
 
 def build_objective(
-    config: TrainConfig, embedding_dim: int, labels: Sequence[int], teacher_vectors: torch.Tensor | None
+    config: TrainConfig,
+    embedding_dim: int,
+    labels: Sequence[int],
+    teacher_vectors: torch.Tensor | None,
+    centre_negatives: torch.Tensor | None = None,
 ) -> Objective:
-    """The loss terms the configuration asks for, by name; the triplet loss is always one of them."""
+    """The loss terms the configuration asks for, by name; the triplet loss is always one of them.
+
+    ``centre_negatives``: teacher descriptors the centre loss holds as negatives only (``config.centre_singles``).
+    """
     n_labels = max(labels) + 1
     terms: dict[str, tuple[float, torch.nn.Module]] = {
         "triplet": (1.0, BatchHardTripletLoss(config.margin, soft=config.soft_margin))
@@ -120,7 +127,9 @@ def build_objective(
         centres = identity_centres(labels, teacher_vectors, n_labels)
         terms["centre"] = (
             config.centre_weight,
-            TeacherCentreLoss(embedding_dim, centres, config.centre_scale, config.centre_margin),
+            TeacherCentreLoss(
+                embedding_dim, centres, config.centre_scale, config.centre_margin, negatives=centre_negatives
+            ),
         )
     return Objective(**terms)
 
@@ -140,7 +149,8 @@ def train(
     """Fine-tune ``encoder`` in place; it ends holding the weights of the best dev evaluation, on the device it came
     on (the loop itself runs on ``config.device``).
 
-    ``train_singles``: single-image people added to batches (``config.singles_per_batch`` of them per batch).
+    ``train_singles``: single-image people added to batches (``config.singles_per_batch`` of them per batch) and,
+    with ``config.centre_singles``, held by the centre loss as negatives.
     ``teacher`` maps each training image path to the teacher's L2-normalised descriptor
     (:func:`facerec.train.teacher.teacher_descriptors`); needed when the configuration distils.
     """
@@ -169,6 +179,13 @@ def train(
     if config.needs_teacher:
         assert teacher is not None
         teacher_vectors = torch.as_tensor(np.stack([teacher[item.path] for item in items]), device=device)
+    centre_negatives = None
+    if config.centre_singles and config.centre_weight:
+        assert teacher is not None
+        # people already in batches are centres of their own; the rest are only negatives
+        extra = [p for name in sorted(set(train_singles) - set(singles)) for p in people[name]]
+        if extra:
+            centre_negatives = torch.as_tensor(np.stack([teacher[p] for p in extra]), device=device)
     neighbours = None
     if config.lookalike_batches:
         assert teacher_vectors is not None
@@ -193,7 +210,9 @@ def train(
         persistent_workers=config.num_workers > 0,
         pin_memory=device.type == "cuda",
     )
-    objective = build_objective(config, encoder.config.embedding_dim, dataset.labels, teacher_vectors).to(device)
+    objective = build_objective(
+        config, encoder.config.embedding_dim, dataset.labels, teacher_vectors, centre_negatives
+    ).to(device)
     # frozen before the optimizer is built, so that it holds no state for them; thawed when training ends
     frozen = encoder.freeze_stages(config.frozen_stages)
     groups = encoder.parameter_groups(config.lr, config.lr * config.backbone_lr_scale, config.weight_decay)

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from facerec.train.losses import BatchHardTripletLoss, CosFaceHead, TeacherDistillationLoss
+from facerec.train.losses import BatchHardTripletLoss, CosFaceHead, TeacherCentreLoss, TeacherDistillationLoss
 
 
 def test_relation_loss_is_zero_for_the_teachers_geometry_up_to_scale_and_offset():
@@ -103,3 +103,25 @@ def test_batch_hard_triplet_loss_by_hand_and_singles_are_negatives_only():
     # a single-image person right on top of a becomes a's hardest negative
     with_single = loss(torch.stack([a, p, n, a]), torch.tensor([0, 0, 1, 2])).item()
     assert with_single == pytest.approx((0.65 + 0.61) / 2, abs=1e-6)
+
+
+def test_teacher_centre_loss_negatives_are_never_a_target_but_push_embeddings_away():
+    torch.manual_seed(0)
+    centres = F.normalize(torch.randn(4, 6), dim=1)
+    loss = TeacherCentreLoss(embedding_dim=6, centres=centres, margin=0.2)
+    with torch.no_grad():
+        loss.head.weight.copy_(torch.eye(6))  # the student's space is the teacher's
+    labels = torch.tensor([0, 1, 2, 3])
+    # a negative far from every embedding changes little; one on top of an embedding raises that embedding's loss
+    far = -centres.sum(0, keepdim=True)
+    close = centres[:1] + 0.01 * torch.randn(1, 6)
+    with_far = TeacherCentreLoss(6, centres, margin=0.2, negatives=far)
+    with_close = TeacherCentreLoss(6, centres, margin=0.2, negatives=close)
+    for other in (with_far, with_close):
+        other.head.load_state_dict(loss.head.state_dict())
+    assert with_far.centres.shape == (5, 6) and with_close.centres.shape == (5, 6)
+    base = loss(centres, labels)
+    assert float(with_far(centres, labels)) == pytest.approx(float(base), abs=0.05)
+    assert float(with_close(centres, labels)) > float(base) + 0.5
+    # the identities keep their rows, first: labels index them, never a negative
+    assert torch.allclose(with_close.centres[:4], loss.centres)

@@ -99,6 +99,7 @@ def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
         {"distill_weight": 0, "singles_per_batch": 4},
         {"singles_per_batch": 4, "centre_weight": 1.0, "cosface_weight": 0.5},
         {"distill_memory": 32, "lookalike_batches": 0.5, "lookalike_pool": 5},
+        {"centre_singles": True},
     ],
 )
 def test_every_objective_trains_on_synthetic_people_and_needs_its_teacher(tmp_path, changes):
