@@ -809,6 +809,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_input224.json",
         "train_benchmark_centre_margin035.json",
         "train_benchmark_no_patience_seed2.json",
+        "train_benchmark_centre_singles.json",
     ),
 }
 

@@ -56,7 +56,8 @@ class TrainConfig:
     centre_margin: float = 0.2
     centre_scale: float = 30.0
     # the teacher's descriptors of the train-part single-image people join the centre loss as negatives only (never a
-    # batch's label): every step sees ~3,400 identities instead of ~1,000, at no cost in images (needs centre_weight)
+    # batch's label): every step sees ~3,400 identities instead of ~1,000, at no cost in images (needs centre_weight).
+    # One full run (docs/experiments.md, full-runs): dev and known-vs-unknown AUC inside the default's seeds, so off
     centre_singles: bool = False
     # share of batches whose people are look-alikes: a random person and people_per_batch - 1 drawn from the
     # lookalike_pool people nearest to them in the teacher's space (identity centres); needs the teacher
