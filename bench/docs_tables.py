@@ -122,6 +122,8 @@ def full_runs(*names: str) -> str:
                 label += f" of the central {preprocess['crop_fraction']:.2f}"
             if recipe.get("centre_margin", 0.2) != 0.2:  # the margin every run before 2026-12-04 afternoon used
                 label += f", centre margin {recipe['centre_margin']:g}"
+            if recipe.get("distill_weight", 1.0) != 1.0:  # every run before 2026-12-05 distilled at weight 1
+                label += f", distillation weight {recipe['distill_weight']:g}"
             if recipe.get("centre_singles"):
                 label += ", singles as centre negatives"
             if recipe.get("lookalike_batches"):
@@ -810,6 +812,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_centre_margin035.json",
         "train_benchmark_no_patience_seed2.json",
         "train_benchmark_centre_singles.json",
+        "train_benchmark_distill2.json",
     ),
 }
 
