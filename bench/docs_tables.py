@@ -813,6 +813,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_no_patience_seed2.json",
         "train_benchmark_centre_singles.json",
         "train_benchmark_distill2.json",
+        "train_benchmark_distill2_seed2.json",
     ),
 }
 
