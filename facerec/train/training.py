@@ -180,7 +180,7 @@ def train(
         assert teacher is not None
         teacher_vectors = torch.as_tensor(np.stack([teacher[item.path] for item in items]), device=device)
     centre_negatives = None
-    if config.centre_singles and config.centre_weight:
+    if config.centre_singles:  # validate() refused it without the centre loss
         assert teacher is not None
         # people already in batches are centres of their own; the rest are only negatives
         extra = [p for name in sorted(set(train_singles) - set(singles)) for p in people[name]]
