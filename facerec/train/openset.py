@@ -12,7 +12,7 @@ P(right) from the evidence of :func:`facerec.model.openset.evidence`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -231,6 +231,36 @@ def det_curve(decisions: Decisions, points: int = 60) -> dict[str, list[float]]:
     return {"fpir": levels.tolist(), "fnir": fnirs}
 
 
+def simulated_galleries(
+    embeddings: Mapping[str, np.ndarray],
+    people: Mapping[str, Sequence[str]],
+    names: Sequence[str],
+    singles: Sequence[str],
+    rounds: int = 24,
+    seed: int = 0,
+) -> Iterator[tuple[int, Gallery]]:
+    """The dev simulations' galleries, ``(round, gallery)``: sizes cycling through 10-1000 people (as many as
+    ``names`` holds), 1-3 photos per person by round; strangers from ``singles`` (the dev strangers, as the test
+    protocol's strangers are test singles), subsampled to :data:`SIMULATED_STRANGER_SHARE` of the probes where there
+    are enough.
+
+    The dev people a round leaves out are not used as strangers: a non-enrolled person with 100 photos would be 100
+    correlated strangers, and the calibrator would learn that population instead of the one it is measured on."""
+    rng = np.random.RandomState(seed)
+    sizes = [s for s in (10, 30, 100, 300, 1000) if s <= len(names)] or [len(names)]
+    for r in range(rounds):
+        photos = 1 + r % 3
+        eligible = [n for n in names if len(people[n]) > photos]
+        size = min(sizes[r % len(sizes)], len(eligible))
+        enrolled = sorted(rng.choice(eligible, size, replace=False).tolist())
+        gallery = build_gallery(embeddings, people, enrolled, list(singles), photos, rng)
+        known = np.array([n is not None for n in gallery.probe_names])
+        wanted = int(known.sum() * SIMULATED_STRANGER_SHARE / (1 - SIMULATED_STRANGER_SHARE))
+        strangers = np.flatnonzero(~known)
+        keep = np.concatenate([np.flatnonzero(known), rng.choice(strangers, min(wanted, len(strangers)), False)])
+        yield r, Gallery(gallery.vectors, gallery.names, gallery.probes[keep], [gallery.probe_names[i] for i in keep])
+
+
 def simulate(
     embeddings: Mapping[str, np.ndarray],
     people: Mapping[str, Sequence[str]],
@@ -242,27 +272,10 @@ def simulate(
     rounds: int = 24,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Galleries of many sizes and 1-3 photos per person drawn from ``names``; strangers from ``singles`` (the dev
-    strangers, as the test protocol's strangers are test singles), subsampled to :data:`SIMULATED_STRANGER_SHARE` of the
-    probes where there are enough. Returns per probe: features, correct (the best person is right), known (the
-    probe's person is enrolled) and the round.
-
-    The dev people a round leaves out are not used as strangers: a non-enrolled person with 100 photos would be 100
-    correlated strangers, and the calibrator would learn that population instead of the one it is measured on."""
-    rng = np.random.RandomState(seed)
-    sizes = [s for s in (10, 30, 100, 300, 1000) if s <= len(names)] or [len(names)]
+    """The evidence of :func:`simulated_galleries`' probes. Returns per probe: features, correct (the best person is
+    right), known (the probe's person is enrolled) and the round."""
     rows, labels, knowns, groups = [], [], [], []
-    for r in range(rounds):
-        photos = 1 + r % 3
-        eligible = [n for n in names if len(people[n]) > photos]
-        size = min(sizes[r % len(sizes)], len(eligible))
-        enrolled = sorted(rng.choice(eligible, size, replace=False).tolist())
-        gallery = build_gallery(embeddings, people, enrolled, list(singles), photos, rng)
-        known = np.array([n is not None for n in gallery.probe_names])
-        wanted = int(known.sum() * SIMULATED_STRANGER_SHARE / (1 - SIMULATED_STRANGER_SHARE))
-        strangers = np.flatnonzero(~known)
-        keep = np.concatenate([np.flatnonzero(known), rng.choice(strangers, min(wanted, len(strangers)), False)])
-        gallery = Gallery(gallery.vectors, gallery.names, gallery.probes[keep], [gallery.probe_names[i] for i in keep])
+    for r, gallery in simulated_galleries(embeddings, people, names, singles, rounds, seed):
         features, _, correct = open_set_evidence(gallery, aggregate, cohort, cohort_top)
         rows.append(features)
         labels.append(correct)

@@ -11,6 +11,7 @@ from facerec.model.calibration import IsotonicCalibrator
 from facerec.model.openset import OpenSetCalibrator, person_scores
 from facerec.train.metrics import expected_calibration_error, fnir_at_fpir
 from facerec.train.openset import (
+    SIMULATED_STRANGER_SHARE,
     Decisions,
     build_gallery,
     det_curve,
@@ -18,6 +19,7 @@ from facerec.train.openset import (
     fit_open_set,
     identification_report,
     person_matrix,
+    simulated_galleries,
 )
 
 
@@ -72,6 +74,21 @@ def test_gallery_and_person_matrix_follow_the_protocol():
     # with a person's photos as probes of themselves, max-aggregation ranks them first
     scores, _, _ = person_matrix(gallery, "max")
     assert (scores[:5].argmax(axis=1) == np.arange(5)).mean() >= 0.8
+
+
+def test_simulated_galleries_cycle_photos_and_cap_the_share_of_strangers():
+    embeddings, roster, names, strangers = synthetic_world(people=40, photos=4, singles=200)
+    rounds = list(simulated_galleries(embeddings, roster, names, strangers, rounds=6, seed=3))
+    assert [r for r, _ in rounds] == list(range(6))
+    for r, gallery in rounds:
+        per_person = {gallery.names.count(n) for n in gallery.people}
+        assert per_person == {1 + r % 3}  # 1, 2, 3 photos by round
+        known = sum(n is not None for n in gallery.probe_names)
+        share = 1 - known / len(gallery.probe_names)
+        assert 0 < share <= SIMULATED_STRANGER_SHARE  # plenty of singles: subsampled to the simulations' share
+        assert set(gallery.probe_names) - {None} <= set(gallery.people)  # left-out people are never strangers
+    again = list(simulated_galleries(embeddings, roster, names, strangers, rounds=6, seed=3))
+    assert all(np.array_equal(a.probes, b.probes) for (_, a), (_, b) in zip(rounds, again, strict=True))
 
 
 def test_the_report_counts_strangers_named_and_known_named_right_or_wrong():
