@@ -111,7 +111,8 @@ class ModelResponse(BaseModel):
     unknown_threshold: float = Field(description="the threshold /recognize applies unless asked otherwise")
     calibration: str = Field(description="open-set, or pair (fallback for bundles without the open-set calibrator)")
     open_set: dict | None = Field(
-        description="the open-set calibrator: aggregate, default threshold and its target, and the share of "
-        "strangers its probabilities assume (stranger_share; stranger_share_fitted: its dev simulations')"
+        description="the open-set calibrator: aggregate, the evidence it reads, default threshold and its target, "
+        "and the share of strangers its probabilities assume (stranger_share; stranger_share_fitted: its dev "
+        "simulations')"
     )
     runtime: str = Field(description="onnx or torch")

@@ -29,6 +29,7 @@ async def model_info(service: ServiceDep) -> ModelResponse:
         calibration="open-set" if bundle.open_set else "pair (fallback: this bundle has no open-set calibrator)",
         open_set={
             "aggregate": bundle.open_set.aggregate,
+            "evidence": list(bundle.open_set.features),
             "threshold": bundle.open_set.threshold,
             "fpir_target": bundle.open_set.fpir_target,
             "cohort_faces": len(bundle.cohort),

@@ -20,7 +20,11 @@ import numpy as np
 # how a person's faces make their score; the flow's fit chooses one on dev. The centroid needs every face of each
 # candidate, not only those a search found: the recognizer asks the index for them (FaceIndex.person_vectors)
 AGGREGATES = ("max", "top2", "centroid")
-FEATURES = ("top", "margin", "cohort_z", "log_gallery", "photos")
+# the evidence, in column order. ``gallery_z`` (since 2026-12-05) is the other side of the cohort normalisation: the
+# person's score against how much *that person's* centroid resembles the cohort, since some enrolled people look like
+# many strangers (hubs) and score high against any of them. A calibrator reads the columns its ``features`` name, so
+# bundles fitted on the first five answer as they did
+FEATURES = ("top", "margin", "cohort_z", "log_gallery", "photos", "gallery_z")
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,12 @@ def cohort_statistics(queries: np.ndarray, cohort: np.ndarray, top: int) -> tupl
     return best.mean(axis=1), np.maximum(best.std(axis=1), 1e-3)
 
 
+def normalised_centroids(faces: Sequence[np.ndarray]) -> np.ndarray:
+    """Each person's faces (one row each) -> the unit-length mean, one row per person."""
+    sums = np.stack([np.asarray(f, np.float64).reshape(-1, np.shape(f)[-1]).sum(axis=0) for f in faces])
+    return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+
+
 def evidence(
     top: np.ndarray,
     second: np.ndarray,
@@ -84,11 +94,14 @@ def evidence(
     cohort_std: np.ndarray,
     gallery: int,
     photos: np.ndarray,
+    person_mean: np.ndarray,
+    person_std: np.ndarray,
 ) -> np.ndarray:
     """The features (rows) :class:`OpenSetCalibrator` maps to a probability, in :data:`FEATURES` order.
 
-    ``second`` is the second person's score (-1 when the gallery holds one person); ``gallery`` the number of
-    enrolled people; ``photos`` the named person's number of enrolled faces.
+    ``second`` is the second person's score (-1 when the gallery holds one person); ``cohort_mean`` / ``cohort_std``
+    the face's :func:`cohort_statistics`, ``person_mean`` / ``person_std`` those of the named person's normalised
+    centroid; ``gallery`` the number of enrolled people; ``photos`` the named person's number of enrolled faces.
     """
     top = np.asarray(top, np.float64)
     return np.column_stack(
@@ -98,6 +111,7 @@ def evidence(
             (top - np.asarray(cohort_mean, np.float64)) / np.asarray(cohort_std, np.float64),
             np.full(len(top), np.log(max(gallery, 1))),
             np.log(np.asarray(photos, np.float64)),
+            (top - np.asarray(person_mean, np.float64)) / np.asarray(person_std, np.float64),
         ]
     )
 
@@ -170,6 +184,9 @@ class OpenSetCalibrator:
     features: tuple[str, ...] = FEATURES
 
     def __post_init__(self) -> None:
+        self.features = tuple(self.features)
+        if not set(self.features) <= set(FEATURES):
+            raise ValueError(f"unknown evidence {sorted(set(self.features) - set(FEATURES))}; known: {FEATURES}")
         if self.aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
         if len(self.joint.coef) != len(self.features):
@@ -180,11 +197,20 @@ class OpenSetCalibrator:
             raise ValueError("the two parts come together, with the stranger share they were fitted at")
 
     @property
+    def needs_person_vectors(self) -> bool:
+        """Whether answering needs every face of each candidate, not only the faces a search found: for the centroid
+        person score, and for the person's side of the cohort normalisation (``gallery_z``)."""
+        return self.aggregate == "centroid" or "gallery_z" in self.features
+
+    @property
     def restatable(self) -> bool:
         """Whether a stated share of strangers can change the answer (the two-part calibrator)."""
         return self.known is not None
 
     def __call__(self, features: np.ndarray, stranger_share: float | None = None) -> np.ndarray:
+        """P(the named person is right) for rows of :func:`evidence` (all of :data:`FEATURES`; the calibrator reads
+        the columns it was fitted on)."""
+        features = np.atleast_2d(features)[:, [FEATURES.index(f) for f in self.features]]
         if self.known is None or self.right_if_known is None or self.stranger_share is None:
             return self.joint(features)
         enrolled = self.known(features)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..index import FaceIndex, FaceRecord
 from ..model.bundle import ModelBundle
-from ..model.openset import centroid_people, cohort_statistics, evidence, person_scores
+from ..model.openset import centroid_people, cohort_statistics, evidence, normalised_centroids, person_scores
 from ..model.preprocess import preprocess
 from ..model.runtime import EmbeddingRuntime, TorchRuntime
 from .detection import Box, DetectedFace, FaceDetector, as_face_crop
@@ -229,7 +229,7 @@ class Recognizer:
         # enough faces to cover k people even when each has several photos
         matches = self.index.search(vectors, max(SEARCH_FACES, 4 * k), self.model_version)
         faces_of = None
-        if self.bundle.open_set is not None and self.bundle.open_set.aggregate == "centroid":
+        if self.bundle.open_set is not None and self.bundle.open_set.needs_person_vectors:
             # every face of the people the search found, for all of the photo's faces in one request
             found = {m.name for face_matches in matches for m in face_matches}
             faces_of = self.index.person_vectors(sorted(found), self.model_version)
@@ -251,15 +251,19 @@ class Recognizer:
         faces_of: dict[str, np.ndarray] | None = None,
     ) -> list[Candidate]:
         """The face's ``k`` most probable people among those its ``matches`` found; ``faces_of``: all faces of each
-        of them, where the calibrator scores people by their centroid."""
+        of them, where the calibrator needs them (:attr:`OpenSetCalibrator.needs_person_vectors`)."""
         open_set = self.bundle.open_set
         if faces_of is not None:
             # people the search found (one deleted since has no faces left, and is no candidate)
             found = {m.name for m in matches}
-            people = centroid_people(vector, {n: v for n, v in faces_of.items() if n in found})
+            faces_of = {n: v for n, v in faces_of.items() if n in found}
+        if faces_of is not None and open_set is not None and open_set.aggregate == "centroid":
+            people = centroid_people(vector, faces_of)
         else:
             aggregate = open_set.aggregate if open_set is not None else "max"
             people = person_scores([(m.name, m.similarity) for m in matches], aggregate)
+            if faces_of is not None:
+                people = [p for p in people if p.name in faces_of]
         if not people:
             return []
         best_face = {}
@@ -278,8 +282,21 @@ class Recognizer:
             )
             mean, std = cohort_statistics(vector[None], self.bundle.cohort, open_set.cohort_top)
             photos = np.array([gallery.get(p.name, p.faces) for p in people])
+            if faces_of is not None:
+                # each person's own side of the cohort normalisation, from the centroid of all their faces
+                centroids = normalised_centroids([faces_of[p.name] for p in people])
+                person_mean, person_std = cohort_statistics(centroids, self.bundle.cohort, open_set.cohort_top)
+            else:  # a calibrator that does not read gallery_z: the column is never looked at
+                person_mean, person_std = np.zeros(len(people)), np.ones(len(people))
             features = evidence(
-                scores, others, np.repeat(mean, len(scores)), np.repeat(std, len(scores)), len(gallery), photos
+                scores,
+                others,
+                np.repeat(mean, len(scores)),
+                np.repeat(std, len(scores)),
+                len(gallery),
+                photos,
+                person_mean,
+                person_std,
             )
             probabilities = open_set(features, self.stranger_share)
         options = [

@@ -27,6 +27,7 @@ from ..model.openset import (
     OpenSetCalibrator,
     cohort_statistics,
     evidence,
+    normalised_centroids,
 )
 from .metrics import (
     FPIR_LEVELS,
@@ -120,6 +121,12 @@ class Decisions:
         return [name if name is not None else f"stranger {i}" for i, name in enumerate(self.identity)]
 
 
+def gallery_centroids(gallery: Gallery) -> np.ndarray:
+    """Each enrolled person's normalised centroid, in :attr:`Gallery.people` order."""
+    names = np.asarray(gallery.names)
+    return normalised_centroids([gallery.vectors[names == name] for name in gallery.people])
+
+
 def person_matrix(gallery: Gallery, aggregate: str) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Probe x person scores by ``aggregate`` (max, top2, centroid), the people, and each person's photo count."""
     people = gallery.people
@@ -128,10 +135,7 @@ def person_matrix(gallery: Gallery, aggregate: str) -> tuple[np.ndarray, list[st
     sims = gallery.probes @ gallery.vectors.T
     counts = np.bincount(columns, minlength=len(people))
     if aggregate == "centroid":
-        sums = np.zeros((len(people), gallery.vectors.shape[1]))
-        np.add.at(sums, columns, gallery.vectors)
-        centroids = sums / np.linalg.norm(sums, axis=1, keepdims=True)
-        return gallery.probes @ centroids.T, people, counts
+        return gallery.probes @ gallery_centroids(gallery).T, people, counts
     scores = np.full((len(gallery.probes), len(people)), -np.inf)
     if aggregate == "max":
         for j in range(len(people)):
@@ -151,8 +155,11 @@ def open_set_evidence(gallery: Gallery, aggregate: str, cohort: np.ndarray, coho
     top = scores[rows, order[:, 0]]
     second = scores[rows, order[:, 1]] if scores.shape[1] > 1 else np.full(len(scores), -1.0)
     mean, std = cohort_statistics(gallery.probes, cohort, cohort_top)
+    person_mean, person_std = cohort_statistics(gallery_centroids(gallery), cohort, cohort_top)
     best = [people[j] for j in order[:, 0]]
-    features = evidence(top, second, mean, std, len(people), counts[order[:, 0]])
+    features = evidence(
+        top, second, mean, std, len(people), counts[order[:, 0]], person_mean[order[:, 0]], person_std[order[:, 0]]
+    )
     correct = np.array([b == n for b, n in zip(best, gallery.probe_names, strict=True)])
     return features, best, correct
 

@@ -87,3 +87,24 @@ def test_a_person_is_scored_by_the_mean_of_all_their_faces_not_their_luckiest_on
         (p.name, pytest.approx(p.score)) for p in person_scores(matches[::2], "max")
     ]
     assert centroid_people(query, {}) == [] and len(centroid_people(query, faces, limit=1)) == 1
+
+
+def test_a_calibrator_reads_only_the_evidence_it_was_fitted_on():
+    five = FEATURES[:5]  # bundles fitted before the person's side of the cohort normalisation (gallery_z)
+
+    def five_map() -> LogisticIsotonic:
+        grid = np.linspace(-8, 8, 161)
+        return LogisticIsotonic(np.zeros(5), np.ones(5), np.eye(5)[0], 0.0, grid, 1 / (1 + np.exp(-grid)))
+
+    older = OpenSetCalibrator(five_map(), features=five)
+    rows = np.zeros((3, len(FEATURES)))
+    rows[:, 0] = [-1.0, 0.0, 2.0]
+    noisy = rows.copy()
+    noisy[:, FEATURES.index("gallery_z")] = [50.0, -50.0, 7.0]
+    assert older(noisy) == pytest.approx(older(rows)) and older(rows) == pytest.approx(1 / (1 + np.exp(-rows[:, 0])))
+    assert OpenSetCalibrator.from_dict(older.to_dict()).features == five
+    assert not older.needs_person_vectors  # the best-face score and no person side: a search result is enough
+    assert OpenSetCalibrator(five_map(), features=five, aggregate="centroid").needs_person_vectors
+    assert OpenSetCalibrator(identity_map()).needs_person_vectors  # today's evidence reads the person's centroid
+    with pytest.raises(ValueError, match="unknown evidence"):
+        OpenSetCalibrator(five_map(), features=(*FEATURES[:4], "shoe_size"))

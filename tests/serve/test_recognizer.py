@@ -192,3 +192,37 @@ def test_older_bundles_without_an_open_set_calibrator_fall_back_to_the_pair_cali
     assert face.name == "P1" and face.probability == pytest.approx(
         float(bundle.calibrator(face.candidates[0].similarity))
     )
+
+
+def test_a_person_who_resembles_the_cohort_is_named_with_less_confidence(recognizer, monkeypatch):
+    """The person's side of the cohort normalisation: an enrolled person whose centroid looks like the cohort's faces
+    (a hub, who scores high against any stranger) earns less from the same score than one who does not."""
+    from dataclasses import replace
+
+    from facerec.model.openset import FEATURES, LogisticIsotonic
+
+    recognizer.enroll(synthetic_face(1, 0), "P1", detect=False)
+    recognizer.enroll(synthetic_face(2, 0), "P2", detect=False)
+    # a cohort of P2's other photos: P2 is the hub
+    hub_photos = [recognizer.find_faces(synthetic_face(2, p), detect=False)[0] for p in range(2, 8)]
+    monkeypatch.setattr(recognizer.bundle, "cohort", recognizer.embed_faces(hub_photos))
+    grid, centre = np.linspace(-10, 10, 201), np.zeros(len(FEATURES))
+    reads = {}
+    for evidence_name in ("top", "gallery_z"):  # P(enrolled) = sigmoid(that one column); P(right | enrolled) = 0.9
+        coef = np.eye(len(FEATURES))[FEATURES.index(evidence_name)]
+        part = LogisticIsotonic(centre, np.ones(len(FEATURES)), coef, 0.0, grid, 1 / (1 + np.exp(-grid)))
+        fitted = replace(recognizer.bundle.open_set, aggregate="max", features=FEATURES, known=part)
+        right = replace(part, iso_y=np.full_like(grid, 0.9))
+        monkeypatch.setattr(recognizer.bundle, "open_set", replace(fitted, right_if_known=right))
+        assert recognizer.bundle.open_set.needs_person_vectors
+        reads[evidence_name] = {
+            person: recognizer.recognize(synthetic_face(person, 1), k=1, threshold=0.0, detect=False)[0]
+            for person in (1, 2)
+        }
+    for answers in reads.values():
+        assert [answers[p].name for p in (1, 2)] == ["P1", "P2"]
+    raw = {p: reads["top"][p].probability for p in (1, 2)}
+    normalised = {p: reads["gallery_z"][p].probability for p in (1, 2)}
+    # the hub's own photo scores higher than P1's (raw evidence: more sure of P2), yet the hub's normalised evidence
+    # is lower: its own photos are the cohort
+    assert raw[2] > raw[1] and normalised[2] < normalised[1], (raw, normalised)

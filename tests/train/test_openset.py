@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from facerec.model.calibration import IsotonicCalibrator
-from facerec.model.openset import OpenSetCalibrator, person_scores
+from facerec.model.openset import FEATURES, OpenSetCalibrator, person_scores
 from facerec.train.metrics import expected_calibration_error, fnir_at_fpir
 from facerec.train.openset import (
     SIMULATED_STRANGER_SHARE,
@@ -162,7 +162,7 @@ def synthetic_evidence(rng: np.random.RandomState, known: int, strangers: int):
     """Evidence rows where enrolled faces score higher than strangers and the best person is right more often the
     higher the score; strangers are never right."""
     top = np.concatenate([rng.normal(0.6, 0.1, known), rng.normal(0.4, 0.1, strangers)])
-    features = np.column_stack([top, rng.normal(0, 1, (len(top), 4))])
+    features = np.column_stack([top, rng.normal(0, 1, (len(top), len(FEATURES) - 1))])
     is_known = np.arange(len(top)) < known
     correct = is_known & (rng.uniform(size=len(top)) < 1 / (1 + np.exp(-12 * (top - 0.55))))
     return features, correct, is_known
@@ -180,3 +180,18 @@ def test_a_stated_share_of_strangers_keeps_the_probability_honest_when_the_mix_c
     assert abs(told.mean() - correct.mean()) < 0.01  # the same share named right as it says
     assert untold.mean() - correct.mean() > 0.05  # at the fitted mix it overstates
     assert expected_calibration_error(told, correct) < 0.5 * expected_calibration_error(untold, correct)
+
+
+def test_the_evidence_normalises_the_best_person_by_their_own_centroid_against_the_cohort():
+    from facerec.model.openset import cohort_statistics
+    from facerec.train.openset import open_set_evidence
+
+    embeddings, roster, names, strangers = synthetic_world(people=6, photos=3, singles=30)
+    gallery = build_gallery(embeddings, roster, names, strangers[:5], photos=2)
+    cohort = np.stack([embeddings[roster[n][0]] for n in strangers[5:]])
+    features, best, _ = open_set_evidence(gallery, "max", cohort, cohort_top=4)
+    for row, name in zip(features, best, strict=True):
+        own = gallery.vectors[[n == name for n in gallery.names]].sum(axis=0)
+        mean, std = cohort_statistics((own / np.linalg.norm(own))[None], cohort, 4)
+        top = row[FEATURES.index("top")]
+        assert row[FEATURES.index("gallery_z")] == pytest.approx((top - mean[0]) / std[0], rel=1e-4)  # float32 sims
