@@ -34,6 +34,7 @@ def test_enrol_recognise_and_model_answers_on_a_crop(tiny_client):
     assert model["preprocess"]["image_size"] == 64 and model["runtime"] == "onnx"
     assert model["calibration"] == "open-set" and model["unknown_threshold"] == model["open_set"]["threshold"]
     assert 0 < model["open_set"]["stranger_share"] == model["open_set"]["stranger_share_fitted"] < 1
+    assert model["open_set"]["evidence"][-1] == "gallery_z"  # bundles fitted today read the person's side too
 
 
 def test_no_face_answers_422_with_the_one_message(tiny_client):
