@@ -3,8 +3,9 @@
 A pair calibrator answers "are these two faces one person?". A user of the service asks something else: "is this face
 one of my N enrolled people, and which one?". The answer depends on more than the best similarity: on the margin to
 the next person (two people at 0.9 each means neither is sure), on how many people are enrolled (the more there are,
-the higher the best stranger's score), on how many photos the named person has, and on how similar the face is to
-everybody (some faces look like many people: a cohort of faces of nobody in the gallery measures that).
+the higher the best stranger's score), on how many photos the named person has, and on how similar the face, and the
+named person, are to everybody (some faces and some people look like many others: a cohort of faces of nobody in the
+gallery measures both sides).
 
 :class:`OpenSetCalibrator` holds the fitted map from that evidence to P(the best person is the right one); it is
 fitted on dev simulations by :func:`facerec.train.openset.fit_open_set` and applied here with numpy alone.
