@@ -842,6 +842,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         *DEMO_CANDIDATES_2026_12_03,
         *DEMO_CANDIDATES_2026_12_04,
         *DEMO_RECIPE_RUNS,
+        "demo_benchmark_2026-12-05.json",
     ),
     "reliability-results": reliability_results,
     "open-set-aggregate": open_set_aggregate,
