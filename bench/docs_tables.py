@@ -893,6 +893,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_distill2.json",
         "train_benchmark_distill2_seed2.json",
         "train_benchmark_default_2026-12-05.json",
+        "train_benchmark_default_2026-12-05_seed2.json",
     ),
 }
 
