@@ -45,6 +45,7 @@ from facerec.train.openset import (  # noqa: E402
     Gallery,
     _fit_map,
     build_gallery,
+    gallery_centroids,
     person_matrix,
     simulated_galleries,
 )
@@ -55,12 +56,8 @@ ARMS = ("probe_z", "probe_z+gallery_z", "snorm_ranked")
 def arm_evidence(gallery: Gallery, cohort: np.ndarray, arm: str, top_k: int = 50):
     """(features, correct, top raw score) per probe for one arm, centroid person scores."""
     scores, people, counts = person_matrix(gallery, "centroid")
-    columns = np.array([people.index(n) for n in gallery.names])
-    sums = np.zeros((len(people), gallery.vectors.shape[1]))
-    np.add.at(sums, columns, gallery.vectors)
-    centroids = sums / np.linalg.norm(sums, axis=1, keepdims=True)
     p_mean, p_std = cohort_statistics(gallery.probes, cohort, top_k)
-    g_mean, g_std = cohort_statistics(centroids, cohort, top_k)
+    g_mean, g_std = cohort_statistics(gallery_centroids(gallery), cohort, top_k)
     rows = np.arange(len(scores))
     probe_z = (scores - p_mean[:, None]) / p_std[:, None]
     gallery_z = (scores - g_mean[None, :]) / g_std[None, :]
