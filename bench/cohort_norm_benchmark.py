@@ -12,7 +12,12 @@ Three arms on the same dev simulations, all with the centroid person score:
   photos);
 * ``probe_z+gallery_z`` — the same best person, plus the best person's gallery-side z-score as a sixth feature;
 * ``snorm_ranked`` — people ranked by the symmetric z-score (AS-norm) instead of the raw cosine, evidence taken on
-  that ranking (the normalised top and margin next to the raw top, gallery size and photos).
+  that ranking (the normalised top and margin next to the raw top, gallery size and photos);
+* ``served_rule`` — the six features' calibrator (fitted as ``probe_z+gallery_z``), answered the way the recognizer
+  answers: each of the 10 best people by score judged as if named (the margin to the best other person), and the
+  most probable one named, rather than the best by score;
+* ``snorm_ranked+six`` — people ranked by the symmetric z-score, the six served features taken at the person it
+  ranks first (the margin to the best other person by score, negative where the ranking passes a higher score).
 
 Each arm fits the served two-part calibrator on even simulation rounds and is measured on odd ones (as the flow's
 choice of person score is), and also on dev galleries shaped like the test protocol (every dev person enrolled with
@@ -50,7 +55,8 @@ from facerec.train.openset import (  # noqa: E402
     simulated_galleries,
 )
 
-ARMS = ("probe_z", "probe_z+gallery_z", "snorm_ranked")
+ARMS = ("probe_z", "probe_z+gallery_z", "snorm_ranked", "served_rule", "snorm_ranked+six")
+SERVED_CANDIDATES = 10  # people the served rule judges per probe (the recognizer: those its face search found)
 
 
 def arm_evidence(gallery: Gallery, cohort: np.ndarray, arm: str, top_k: int = 50):
@@ -61,13 +67,18 @@ def arm_evidence(gallery: Gallery, cohort: np.ndarray, arm: str, top_k: int = 50
     rows = np.arange(len(scores))
     probe_z = (scores - p_mean[:, None]) / p_std[:, None]
     gallery_z = (scores - g_mean[None, :]) / g_std[None, :]
-    ranking = 0.5 * (probe_z + gallery_z) if arm == "snorm_ranked" else scores
+    ranking = 0.5 * (probe_z + gallery_z) if arm.startswith("snorm_ranked") else scores
     order = np.argsort(-ranking, axis=1)
     best, second = order[:, 0], order[:, 1] if scores.shape[1] > 1 else order[:, 0]
     log_gallery = np.full(len(scores), np.log(len(people)))
     photos = np.log(counts[best].astype(np.float64))
     top = scores[rows, best]
-    if arm == "snorm_ranked":
+    if arm == "snorm_ranked+six":
+        masked = scores.copy()
+        masked[rows, best] = -np.inf
+        other = masked.max(axis=1) if scores.shape[1] > 1 else np.full(len(scores), -1.0)
+        features = np.column_stack([top, top - other, probe_z[rows, best], log_gallery, photos, gallery_z[rows, best]])
+    elif arm == "snorm_ranked":
         s_top, s_second = ranking[rows, best], ranking[rows, second]
         features = np.column_stack([s_top, s_top - s_second, top, log_gallery, photos])
     else:
@@ -77,6 +88,51 @@ def arm_evidence(gallery: Gallery, cohort: np.ndarray, arm: str, top_k: int = 50
         features = np.column_stack(columns_)
     correct = np.array([people[b] == n for b, n in zip(best, gallery.probe_names, strict=True)])
     return features, correct, top
+
+
+def served_answers(gallery: Gallery, cohort: np.ndarray, model, top_k: int = 50):
+    """(P of the named person, correct, their raw score) per probe, named as the recognizer names: the most probable
+    of the best :data:`SERVED_CANDIDATES` people by score, each judged with the margin to the best other person."""
+    scores, people, counts = person_matrix(gallery, "centroid")
+    p_mean, p_std = cohort_statistics(gallery.probes, cohort, top_k)
+    g_mean, g_std = cohort_statistics(gallery_centroids(gallery), cohort, top_k)
+    n = min(SERVED_CANDIDATES, scores.shape[1])
+    order = np.argsort(-scores, axis=1)[:, :n]
+    cand = np.take_along_axis(scores, order, axis=1)
+    other = np.where(np.arange(n)[None, :] == 0, cand[:, [1]] if n > 1 else -1.0, cand[:, [0]])
+    z = (cand - p_mean[:, None]) / p_std[:, None]
+    features = np.stack(
+        [
+            cand,
+            cand - other,
+            z,
+            np.full(cand.shape, np.log(len(people))),
+            np.log(counts[order].astype(np.float64)),
+            (cand - g_mean[order]) / g_std[order],
+        ],
+        axis=-1,
+    )
+    probability = model(features.reshape(-1, features.shape[-1])).reshape(cand.shape)
+    # most probable first, ties to the higher score (the recognizer's sort)
+    pick = _pick(probability, cand)
+    rows = np.arange(len(cand))
+    best = order[rows, pick]
+    correct = np.array([people[b] == name for b, name in zip(best, gallery.probe_names, strict=True)])
+    return probability[rows, pick], correct, cand[rows, pick]
+
+
+def _pick(probability: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Per row, the column with the highest probability, ties broken by the higher score."""
+    best = probability.max(axis=1, keepdims=True)
+    return np.where(probability == best, score, -np.inf).argmax(axis=1)
+
+
+def answers(gallery: Gallery, cohort: np.ndarray, arm: str, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(P of the named person, correct, their raw score) per probe under one arm's fitted calibrator."""
+    if arm == "served_rule":
+        return served_answers(gallery, cohort, model)
+    features, correct, top = arm_evidence(gallery, cohort, arm)
+    return model(features), correct, top
 
 
 def known_mask(gallery: Gallery) -> np.ndarray:
@@ -113,22 +169,23 @@ def run_arm(embeddings, people, dev, singles, cohort, arm: str, seeds: list[int]
     result: dict = {"held_out": [], "protocol": {}}
     for seed in seeds:
         # per round: features, correct, raw top score, known; even rounds fit, odd rounds measure
-        rounds_ = {r: (*arm_evidence(g, cohort, arm), known_mask(g))
-                   for r, g in simulated_galleries(embeddings, people, dev, singles, rounds, seed)}  # fmt: skip
-        fit = [np.concatenate(parts) for parts in zip(*(v for r, v in rounds_.items() if r % 2 == 0), strict=True)]
-        held = [np.concatenate(parts) for parts in zip(*(v for r, v in rounds_.items() if r % 2 == 1), strict=True)]
+        # served_rule is fitted as the six features are, and answered as the recognizer answers
+        evidence_arm = "probe_z+gallery_z" if arm == "served_rule" else arm
+        galleries = dict(simulated_galleries(embeddings, people, dev, singles, rounds, seed))
+        fit_rows = [(*arm_evidence(g, cohort, evidence_arm), known_mask(g)) for r, g in galleries.items() if r % 2 == 0]
+        fit = [np.concatenate(parts) for parts in zip(*fit_rows, strict=True)]
         model = TwoPart(fit[0], fit[1], fit[3])
-        features, correct, top, known = held
-        result["held_out"].append({"seed": seed, **figures(model(features), correct, known, top)})
+        held = [(*answers(g, cohort, arm, model), known_mask(g)) for r, g in galleries.items() if r % 2 == 1]
+        score, correct, top, known = (np.concatenate(parts) for parts in zip(*held, strict=True))
+        result["held_out"].append({"seed": seed, **figures(score, correct, known, top)})
         # dev galleries shaped like the test protocol (every dev person with k photos, drawn with the seed; every
         # dev stranger a probe), answered by this seed's calibrator
         rng = np.random.RandomState(1000 + seed)
         for k in (1, 2, 3):
             gallery = build_gallery(embeddings, people, dev, singles, k, rng)
-            features, correct, top = arm_evidence(gallery, cohort, arm)
-            known = known_mask(gallery)
+            score, correct, top = answers(gallery, cohort, arm, model)
             result["protocol"].setdefault(f"{k}_photos", []).append(
-                {"seed": seed, **figures(model(features), correct, known, top)}
+                {"seed": seed, **figures(score, correct, known_mask(gallery), top)}
             )
     result["held_out_mean"] = _mean(result["held_out"])
     result["protocol_mean"] = {k: _mean(v) for k, v in result["protocol"].items()}
@@ -176,6 +233,9 @@ def main() -> None:
             print("   ", k, {m: round(x, 4) if isinstance(x, float) else x for m, x in v.items()}, flush=True)
     paired = {arm: paired_gains(arms[arm], arms[ARMS[0]]) for arm in ARMS[1:]}
     print("paired gains over", ARMS[0], paired, flush=True)
+    # what is served since 2026-12-05 is the six features: the later arms against it
+    paired_six = {arm: paired_gains(arms[arm], arms["probe_z+gallery_z"]) for arm in ARMS[3:]}
+    print("paired gains over probe_z+gallery_z", paired_six, flush=True)
     write_report(
         {
             **environment(),
@@ -188,6 +248,7 @@ def main() -> None:
             "rounds": args.rounds,
             "arms": arms,
             "paired_gains_over_probe_z": paired,
+            "paired_gains_over_probe_z+gallery_z": paired_six,
             "seconds": round(time.monotonic() - started, 1),
         },
         args.out,

@@ -797,6 +797,54 @@ def cohort_norm() -> str:
     return "\n".join(rows) + "\n" + source(*names, extra=note)
 
 
+SERVED_RULE_RUNS = ("1796465068070073", "1796469589049740")  # the default recipe's two runs of 2026-12-05
+
+
+def served_rule() -> str:
+    """Who is named: the best person by score (the simulations), the most probable candidate (the recognizer), or the
+    best by the symmetric z-score; against the six features' best-by-score answer, on the default recipe's dev
+    people (`bench/cohort_norm_benchmark.py`)."""
+    header = ["model (run)", "who is named", "dev held-out: rank-1 / named right at FPIR 5%",
+              "gain, held-out rounds: rank-1 / named right", "rank-1 gain with 1 / 2 / 3 photos",
+              "named-right gain with 1 / 2 / 3 photos"]  # fmt: skip
+    rows = table_head(header)
+    names = [f"cohort_norm_benchmark_{run}.json" for run in SERVED_RULE_RUNS]
+    labels = {"probe_z+gallery_z": "the best by score (six features)",
+              "served_rule": "the most probable of the 10 best (as served)",
+              "snorm_ranked+six": "the best by symmetric z-score (six features)"}  # fmt: skip
+
+    def gain(entry: dict) -> str:
+        mean = round(100 * entry["mean"], 1) + 0.0  # + 0.0: no "-0.0" for a gain that rounds to nothing
+        return f"{mean:+.1f} ± {100 * entry['sd']:.1f}"
+
+    for name in names:
+        bench = load(name)
+        run = bench["model"].rsplit("/", 1)[-1]
+        for arm, label in labels.items():
+            held = bench["arms"][arm]["held_out_mean"]
+            figures = f"{pct(held['rank1'])} / {pct(held['named_right_at_fpir_0.05'])}"
+            if arm == "probe_z+gallery_z":
+                rows.append(f"| {run} | {label} | {figures} | | | |")
+                continue
+            g = bench["paired_gains_over_probe_z+gallery_z"][arm]
+            by_photos = {
+                key: " / ".join(gain(g[f"protocol_{k}_photos_{key}"]) for k in (1, 2, 3))
+                for key in ("rank1", "named_right_at_fpir_0.05")
+            }
+            rows.append(
+                f"| {run} | {label} | {figures} | {gain(g['held_out_rank1'])} / "
+                f"{gain(g['held_out_named_right_at_fpir_0.05'])} | {by_photos['rank1']} | "
+                f"{by_photos['named_right_at_fpir_0.05']} |"
+            )
+    first = load(names[0])
+    note = (
+        f"; {first['date']}; points, mean ± sd over {len(first['seeds'])} simulation seeds (each seed's calibrator "
+        f"fitted on its even rounds); {first['dev_people']} dev people, {first['dev_strangers']} dev strangers, a "
+        f"cohort of {first['cohort']:,} train-part singles; dev crops"
+    )
+    return "\n".join(rows) + "\n" + source(*names, extra=note)
+
+
 def gallery_z_test() -> str:
     """Three models' open-set answers on the same test galleries, with the calibrator their flow fitted (five
     features) and refitted on the same dev people with the person's side of the cohort normalisation (six)."""
@@ -871,6 +919,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "stranger-mix": stranger_mix,
     "open-set-told-share": open_set_told_share,
     "cohort-norm": cohort_norm,
+    "served-rule": served_rule,
     "gallery-z-test": gallery_z_test,
     "index-benchmark": index_benchmark,
     "input-size-paired": lambda: paired_by_seed("train_benchmark_2026-12-04_160.json", "train_benchmark.json"),
