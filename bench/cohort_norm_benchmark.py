@@ -61,9 +61,10 @@ SERVED_CANDIDATES = 10  # people the served rule judges per probe (the recognize
 
 def arm_evidence(gallery: Gallery, cohort: np.ndarray, arm: str, top_k: int = 50):
     """(features, correct, top raw score) per probe for one arm, centroid person scores."""
-    scores, people, counts = person_matrix(gallery, "centroid")
+    centroids = gallery_centroids(gallery)
+    scores, people, counts = person_matrix(gallery, "centroid", centroids)
     p_mean, p_std = cohort_statistics(gallery.probes, cohort, top_k)
-    g_mean, g_std = cohort_statistics(gallery_centroids(gallery), cohort, top_k)
+    g_mean, g_std = cohort_statistics(centroids, cohort, top_k)
     rows = np.arange(len(scores))
     probe_z = (scores - p_mean[:, None]) / p_std[:, None]
     gallery_z = (scores - g_mean[None, :]) / g_std[None, :]
@@ -93,9 +94,10 @@ def arm_evidence(gallery: Gallery, cohort: np.ndarray, arm: str, top_k: int = 50
 def served_answers(gallery: Gallery, cohort: np.ndarray, model, top_k: int = 50):
     """(P of the named person, correct, their raw score) per probe, named as the recognizer names: the most probable
     of the best :data:`SERVED_CANDIDATES` people by score, each judged with the margin to the best other person."""
-    scores, people, counts = person_matrix(gallery, "centroid")
+    centroids = gallery_centroids(gallery)
+    scores, people, counts = person_matrix(gallery, "centroid", centroids)
     p_mean, p_std = cohort_statistics(gallery.probes, cohort, top_k)
-    g_mean, g_std = cohort_statistics(gallery_centroids(gallery), cohort, top_k)
+    g_mean, g_std = cohort_statistics(centroids, cohort, top_k)
     n = min(SERVED_CANDIDATES, scores.shape[1])
     order = np.argsort(-scores, axis=1)[:, :n]
     cand = np.take_along_axis(scores, order, axis=1)

@@ -127,15 +127,19 @@ def gallery_centroids(gallery: Gallery) -> np.ndarray:
     return normalised_centroids([gallery.vectors[names == name] for name in gallery.people])
 
 
-def person_matrix(gallery: Gallery, aggregate: str) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Probe x person scores by ``aggregate`` (max, top2, centroid), the people, and each person's photo count."""
+def person_matrix(
+    gallery: Gallery, aggregate: str, centroids: np.ndarray | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Probe x person scores by ``aggregate`` (max, top2, centroid), the people, and each person's photo count;
+    ``centroids``: :func:`gallery_centroids` where the caller has them already."""
     people = gallery.people
     index = {name: i for i, name in enumerate(people)}
     columns = np.array([index[n] for n in gallery.names])
-    sims = gallery.probes @ gallery.vectors.T
     counts = np.bincount(columns, minlength=len(people))
     if aggregate == "centroid":
-        return gallery.probes @ gallery_centroids(gallery).T, people, counts
+        centroids = gallery_centroids(gallery) if centroids is None else centroids
+        return gallery.probes @ centroids.T, people, counts
+    sims = gallery.probes @ gallery.vectors.T
     scores = np.full((len(gallery.probes), len(people)), -np.inf)
     if aggregate == "max":
         for j in range(len(people)):
@@ -149,13 +153,14 @@ def person_matrix(gallery: Gallery, aggregate: str) -> tuple[np.ndarray, list[st
 
 def open_set_evidence(gallery: Gallery, aggregate: str, cohort: np.ndarray, cohort_top: int):
     """(features of :func:`evidence` per probe, best person per probe, correct per probe)."""
-    scores, people, counts = person_matrix(gallery, aggregate)
+    centroids = gallery_centroids(gallery)  # the person's side of the evidence, and the centroid scores
+    scores, people, counts = person_matrix(gallery, aggregate, centroids)
     order = np.argsort(-scores, axis=1)
     rows = np.arange(len(scores))
     top = scores[rows, order[:, 0]]
     second = scores[rows, order[:, 1]] if scores.shape[1] > 1 else np.full(len(scores), -1.0)
     mean, std = cohort_statistics(gallery.probes, cohort, cohort_top)
-    person_mean, person_std = cohort_statistics(gallery_centroids(gallery), cohort, cohort_top)
+    person_mean, person_std = cohort_statistics(centroids, cohort, cohort_top)
     best = [people[j] for j in order[:, 0]]
     features = evidence(
         top, second, mean, std, len(people), counts[order[:, 0]], person_mean[order[:, 0]], person_std[order[:, 0]]
