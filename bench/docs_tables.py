@@ -93,6 +93,89 @@ def late_dev_auc(run: dict) -> float:
     return sum(e["dev_auc"] for e in late) / len(late)
 
 
+def default_sets(sets: dict[str, tuple[str, ...]]) -> str:
+    """Same-day sets of the default recipe's seeds, and all of their runs pooled: mean ± sd of each test figure and
+    of the late dev AUC, next to issue 13's targets. A set is run on one day because the recipe's time budget makes
+    a run's steps depend on the machine's speed that day."""
+    columns = [
+        ("verification_accuracy", pct), ("roc_auc", lambda v: f"{v:.4f}"), ("tar_at_far_1e-3", pct),
+        ("open_set_rank1", pct), ("open_set_known_vs_unknown_auc", lambda v: f"{v:.3f}"),
+    ]  # fmt: skip
+    header = ["runs of the default recipe", "runs", "late dev AUC", "test verification", "test AUC",
+              "test TAR@FAR 1e-3", "test rank-1", "test known/unknown AUC"]  # fmt: skip
+    rows = table_head(header)
+
+    def line(label: str, runs: list[dict]) -> str:
+        def cell(values: list[float], fmt: Callable[[float], str]) -> str:
+            return f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values))}"
+
+        cells = [cell([late_dev_auc(r) for r in runs], lambda v: f"{v:.4f}")]
+        cells += [cell([r["test"][key] for r in runs], fmt) for key, fmt in columns]
+        ids = ", ".join(r["run"].split("/")[-1] for r in runs)
+        return f"| {label} | {ids} | " + " | ".join(cells) + " |"
+
+    pooled = []
+    for label, names in sets.items():
+        runs = [run for name in names for run in load(name)["runs"]]
+        pooled += runs
+        rows.append(line(label, runs))
+    rows.append(line(f"all {len(pooled)} pooled", pooled))
+    rows.append("| issue 13's targets | | | 93.5% | 0.9820 | 35.0% | 50.0% | 0.800 |")
+    names = [name for group in sets.values() for name in group]
+    return "\n".join(rows) + "\n" + source(*names, extra="; mean ± sd over the runs; test: 336 people, 815 strangers")
+
+
+def open_set_seeds(*names: str) -> str:
+    """The served open-set answer of several runs of one recipe on the same test galleries
+    (`bench/open_set_benchmark.py` once per model): each run, then mean ± sd, so a target can be told from one
+    model's luck."""
+    header = ["model (run)", "photos/person", "rank-1", "named right at FPIR 5%: open-set rule / old rule (gain)",
+              "at default: strangers named / known right", "ECE"]  # fmt: skip
+    rows = table_head(header)
+    per_photos: dict[int, list[dict]] = {1: [], 2: [], 3: []}
+    for name in names:
+        bench = load(name)
+        run = bench["model"].rsplit("/", 1)[-1]
+        for k in per_photos:
+            result = bench["results"]["detected"][f"{k}_photos"]
+            ours, old = result["open_set"], result["pair"]
+            entry = {
+                "rank1": ours["rank1"],
+                "named": 1 - ours["fnir_at_fpir_0.05"],
+                "old": 1 - old["fnir_at_fpir_0.05"],
+                "strangers": ours["strangers_named"],
+                "known": ours["known_named_correctly"],
+                "ece": ours["ece_15_bins"],
+            }
+            entry["gain"] = entry["named"] - entry["old"]
+            per_photos[k].append(entry)
+            rows.append(
+                f"| {run} | {k} | {pct(entry['rank1'])} | {pct(entry['named'])} / {pct(entry['old'])} "
+                f"({100 * entry['gain']:+.1f}) | {pct(entry['strangers'])} / {pct(entry['known'])} | "
+                f"{entry['ece']:.3f} |"
+            )
+
+    def spread(entries: list[dict], key: str, points: bool = True) -> str:
+        values = [e[key] for e in entries]
+        mean, sd = statistics.mean(values), statistics.stdev(values)
+        sign = "+" if key == "gain" else ""
+        return f"{100 * mean:{sign}.1f} ± {100 * sd:.1f}" if points else f"{mean:.3f} ± {sd:.3f}"
+
+    for k, entries in per_photos.items():
+        rows.append(
+            f"| mean ± sd of {len(entries)} | {k} | {spread(entries, 'rank1')} | {spread(entries, 'named')} / "
+            f"{spread(entries, 'old')} ({spread(entries, 'gain')}) | {spread(entries, 'strangers')} / "
+            f"{spread(entries, 'known')} | {spread(entries, 'ece', points=False)} |"
+        )
+    first = load(names[0])
+    note = (
+        f"; {first['date']}; {first['test_people']} test people, {first['test_strangers']} test strangers, photos "
+        "through detection; each model with its flow's own calibrator and threshold; percentages, and points for "
+        "the mean ± sd"
+    )
+    return "\n".join(rows) + "\n" + source(*names, extra=note)
+
+
 def full_runs(*names: str) -> str:
     """Whole flow runs of several recipes side by side: dev figures at the selected step (what a recipe is chosen on),
     their mean over the run's last evaluations, and the test figures each run reported.
@@ -922,7 +1005,19 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "served-rule": served_rule,
     "gallery-z-test": gallery_z_test,
     "index-benchmark": index_benchmark,
-    "input-size-paired": lambda: paired_by_seed("train_benchmark_2026-12-04_160.json", "train_benchmark.json"),
+    "input-size-paired": lambda: paired_by_seed(
+        "train_benchmark_2026-12-04_160.json", "train_benchmark_2026-12-04.json"
+    ),
+    "default-sets": lambda: default_sets(
+        {
+            "2026-12-04, seeds 1-3": ("train_benchmark_2026-12-04.json",),
+            "2026-12-05, seeds 1-3 (the README's)": ("train_benchmark.json",),
+        }
+    ),
+    "open-set-seeds": lambda: open_set_seeds(
+        "open_set_benchmark.json",
+        *(f"open_set_benchmark_{run}.json" for run in ("1796469589049740", "1796474401315869")),
+    ),
     "full-runs": lambda: full_runs(
         "train_benchmark_2026-11-29.json",
         "train_benchmark_default_2026-12-03.json",
@@ -943,6 +1038,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_distill2_seed2.json",
         "train_benchmark_default_2026-12-05.json",
         "train_benchmark_default_2026-12-05_seed2.json",
+        "train_benchmark_default_2026-12-05_seed3.json",
     ),
 }
 
