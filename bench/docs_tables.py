@@ -840,6 +840,23 @@ def gallery_scale() -> str:
     return "\n".join(rows) + "\n" + source("gallery_scale_benchmark.json", extra=note)
 
 
+def seed_gain(entry: dict) -> str:
+    """A paired gain of `bench/cohort_norm_benchmark.py` ({mean, sd} over simulation seeds) in points."""
+    mean = round(100 * entry["mean"], 1) + 0.0  # + 0.0: no "-0.0" for a gain that rounds to nothing
+    return f"{mean:+.1f} ± {100 * entry['sd']:.1f}"
+
+
+def cohort_bench_source(names: list[str]) -> str:
+    """The source line of a table built from `bench/cohort_norm_benchmark.py` results (one JSON per model)."""
+    first = load(names[0])
+    note = (
+        f"; {first['date']}; points, mean ± sd over {len(first['seeds'])} simulation seeds (each seed's calibrator "
+        f"fitted on its even rounds); {first['dev_people']} dev people, {first['dev_strangers']} dev strangers, a "
+        f"cohort of {first['cohort']:,} train-part singles; dev crops"
+    )
+    return source(*names, extra=note)
+
+
 COHORT_NORM_RUNS = ("1796452819755171", "1796455267345202", "1796458453714713")
 
 
@@ -853,9 +870,6 @@ def cohort_norm() -> str:
     labels = {"probe_z": "probe side (before)", "probe_z+gallery_z": "+ the person's side (`gallery_z`)",
               "snorm_ranked": "people ranked by the symmetric z-score"}  # fmt: skip
 
-    def gain(entry: dict) -> str:
-        return f"{100 * entry['mean']:+.1f} ± {100 * entry['sd']:.1f}"
-
     for name in names:
         bench = load(name)
         run = bench["model"].rsplit("/", 1)[-1]
@@ -865,19 +879,12 @@ def cohort_norm() -> str:
                 rows.append(f"| {run} | {label} | {held} | | | |")
                 continue
             g = bench["paired_gains_over_probe_z"][arm]
-            protocol = " / ".join(gain(g[f"protocol_{k}_photos_named_right_at_fpir_0.05"]) for k in (1, 2, 3))
+            protocol = " / ".join(seed_gain(g[f"protocol_{k}_photos_named_right_at_fpir_0.05"]) for k in (1, 2, 3))
             # the sixth feature only changes P, never who is named: no rank-1 change by construction
-            rank1 = gain(g["protocol_1_photos_rank1"]) if arm == "snorm_ranked" else "(same people named)"
-            rows.append(
-                f"| {run} | {label} | {held} | {gain(g['held_out_named_right_at_fpir_0.05'])} | {protocol} | {rank1} |"
-            )
-    first = load(names[0])
-    note = (
-        f"; {first['date']}; points, mean ± sd over {len(first['seeds'])} simulation seeds (each seed's calibrator "
-        f"fitted on its even rounds); {first['dev_people']} dev people, {first['dev_strangers']} dev strangers, a "
-        f"cohort of {first['cohort']:,} train-part singles; dev crops"
-    )
-    return "\n".join(rows) + "\n" + source(*names, extra=note)
+            rank1 = seed_gain(g["protocol_1_photos_rank1"]) if arm == "snorm_ranked" else "(same people named)"
+            held_gain = seed_gain(g["held_out_named_right_at_fpir_0.05"])
+            rows.append(f"| {run} | {label} | {held} | {held_gain} | {protocol} | {rank1} |")
+    return "\n".join(rows) + "\n" + cohort_bench_source(names)
 
 
 SERVED_RULE_RUNS = ("1796465068070073", "1796469589049740")  # the default recipe's two runs of 2026-12-05
@@ -896,10 +903,6 @@ def served_rule() -> str:
               "served_rule": "the most probable of the 10 best (as served)",
               "snorm_ranked+six": "the best by symmetric z-score (six features)"}  # fmt: skip
 
-    def gain(entry: dict) -> str:
-        mean = round(100 * entry["mean"], 1) + 0.0  # + 0.0: no "-0.0" for a gain that rounds to nothing
-        return f"{mean:+.1f} ± {100 * entry['sd']:.1f}"
-
     for name in names:
         bench = load(name)
         run = bench["model"].rsplit("/", 1)[-1]
@@ -911,21 +914,15 @@ def served_rule() -> str:
                 continue
             g = bench["paired_gains_over_probe_z+gallery_z"][arm]
             by_photos = {
-                key: " / ".join(gain(g[f"protocol_{k}_photos_{key}"]) for k in (1, 2, 3))
+                key: " / ".join(seed_gain(g[f"protocol_{k}_photos_{key}"]) for k in (1, 2, 3))
                 for key in ("rank1", "named_right_at_fpir_0.05")
             }
             rows.append(
-                f"| {run} | {label} | {figures} | {gain(g['held_out_rank1'])} / "
-                f"{gain(g['held_out_named_right_at_fpir_0.05'])} | {by_photos['rank1']} | "
+                f"| {run} | {label} | {figures} | {seed_gain(g['held_out_rank1'])} / "
+                f"{seed_gain(g['held_out_named_right_at_fpir_0.05'])} | {by_photos['rank1']} | "
                 f"{by_photos['named_right_at_fpir_0.05']} |"
             )
-    first = load(names[0])
-    note = (
-        f"; {first['date']}; points, mean ± sd over {len(first['seeds'])} simulation seeds (each seed's calibrator "
-        f"fitted on its even rounds); {first['dev_people']} dev people, {first['dev_strangers']} dev strangers, a "
-        f"cohort of {first['cohort']:,} train-part singles; dev crops"
-    )
-    return "\n".join(rows) + "\n" + source(*names, extra=note)
+    return "\n".join(rows) + "\n" + cohort_bench_source(names)
 
 
 def gallery_z_test() -> str:
