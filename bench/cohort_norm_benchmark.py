@@ -59,12 +59,23 @@ ARMS = ("probe_z", "probe_z+gallery_z", "snorm_ranked", "served_rule", "snorm_ra
 SERVED_CANDIDATES = 10  # people the served rule judges per probe (the recognizer: those its face search found)
 
 
-def arm_evidence(gallery: Gallery, cohort: np.ndarray, arm: str, top_k: int = 50):
-    """(features, correct, top raw score) per probe for one arm, centroid person scores."""
+def centroid_cohort_scores(gallery: Gallery, cohort: np.ndarray, top_k: int):
+    """Probe x person centroid scores, the people, their photo counts, and both sides' cohort statistics: the
+    probes' (mean, std) and the people's normalised centroids' (mean, std) over their ``top_k`` cohort similarities."""
     centroids = gallery_centroids(gallery)
     scores, people, counts = person_matrix(gallery, "centroid", centroids)
-    p_mean, p_std = cohort_statistics(gallery.probes, cohort, top_k)
-    g_mean, g_std = cohort_statistics(centroids, cohort, top_k)
+    return (
+        scores,
+        people,
+        counts,
+        cohort_statistics(gallery.probes, cohort, top_k),
+        cohort_statistics(centroids, cohort, top_k),
+    )
+
+
+def arm_evidence(gallery: Gallery, cohort: np.ndarray, arm: str, top_k: int = 50):
+    """(features, correct, top raw score) per probe for one arm, centroid person scores."""
+    scores, people, counts, (p_mean, p_std), (g_mean, g_std) = centroid_cohort_scores(gallery, cohort, top_k)
     rows = np.arange(len(scores))
     probe_z = (scores - p_mean[:, None]) / p_std[:, None]
     gallery_z = (scores - g_mean[None, :]) / g_std[None, :]
@@ -94,10 +105,7 @@ def arm_evidence(gallery: Gallery, cohort: np.ndarray, arm: str, top_k: int = 50
 def served_answers(gallery: Gallery, cohort: np.ndarray, model, top_k: int = 50):
     """(P of the named person, correct, their raw score) per probe, named as the recognizer names: the most probable
     of the best :data:`SERVED_CANDIDATES` people by score, each judged with the margin to the best other person."""
-    centroids = gallery_centroids(gallery)
-    scores, people, counts = person_matrix(gallery, "centroid", centroids)
-    p_mean, p_std = cohort_statistics(gallery.probes, cohort, top_k)
-    g_mean, g_std = cohort_statistics(centroids, cohort, top_k)
+    scores, people, counts, (p_mean, p_std), (g_mean, g_std) = centroid_cohort_scores(gallery, cohort, top_k)
     n = min(SERVED_CANDIDATES, scores.shape[1])
     order = np.argsort(-scores, axis=1)[:, :n]
     cand = np.take_along_axis(scores, order, axis=1)

@@ -14,7 +14,7 @@ import json
 import re
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +44,21 @@ def ece(report: dict) -> str:
 def table_head(header: list[str]) -> list[str]:
     """A markdown table's first two lines: the column names and the separator."""
     return ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+
+
+def galleries(results: dict) -> list[str]:
+    """The gallery shapes ("1_photos", "2_photos", ...) of one path's results in `bench/open_set_benchmark.py`'s
+    JSON, in order; the path's other entries (photos without a face, ...) are not galleries."""
+    return [key for key in results if key.endswith("_photos")]
+
+
+def side_by_side(benches: dict[str, dict]) -> Iterator[tuple[str, str, dict]]:
+    """``(gallery, label, open-set answer through detection)`` for each gallery shape, each labelled benchmark in
+    turn, so that the rows of one gallery stand together in a table."""
+    first = next(iter(benches.values()))
+    for gallery in galleries(first["results"]["detected"]):
+        for label, bench in benches.items():
+            yield gallery, label, bench["results"]["detected"][gallery]["open_set"]
 
 
 def source(*names: str, extra: str = "") -> str:
@@ -122,7 +137,9 @@ def default_sets(sets: dict[str, tuple[str, ...]]) -> str:
     rows.append(line(f"all {len(pooled)} pooled", pooled))
     rows.append("| issue 13's targets | | | 93.5% | 0.9820 | 35.0% | 50.0% | 0.800 |")
     names = [name for group in sets.values() for name in group]
-    return "\n".join(rows) + "\n" + source(*names, extra="; mean ± sd over the runs; test: 336 people, 815 strangers")
+    test = pooled[0]["test"]
+    note = f"; mean ± sd over the runs; test: {test['n_gallery']} people, {test['n_unknown_probes']} strangers"
+    return "\n".join(rows) + "\n" + source(*names, extra=note)
 
 
 def open_set_seeds(*names: str) -> str:
@@ -132,12 +149,13 @@ def open_set_seeds(*names: str) -> str:
     header = ["model (run)", "photos/person", "rank-1", "named right at FPIR 5%: open-set rule / old rule (gain)",
               "at default: strangers named / known right", "ECE"]  # fmt: skip
     rows = table_head(header)
-    per_photos: dict[int, list[dict]] = {1: [], 2: [], 3: []}
+    per_photos: dict[str, list[dict]] = {}
     for name in names:
         bench = load(name)
         run = bench["model"].rsplit("/", 1)[-1]
-        for k in per_photos:
-            result = bench["results"]["detected"][f"{k}_photos"]
+        for gallery in galleries(bench["results"]["detected"]):
+            result = bench["results"]["detected"][gallery]
+            k = gallery.split("_")[0]
             ours, old = result["open_set"], result["pair"]
             entry = {
                 "rank1": ours["rank1"],
@@ -148,7 +166,7 @@ def open_set_seeds(*names: str) -> str:
                 "ece": ours["ece_15_bins"],
             }
             entry["gain"] = entry["named"] - entry["old"]
-            per_photos[k].append(entry)
+            per_photos.setdefault(k, []).append(entry)
             rows.append(
                 f"| {run} | {k} | {pct(entry['rank1'])} | {pct(entry['named'])} / {pct(entry['old'])} "
                 f"({100 * entry['gain']:+.1f}) | {pct(entry['strangers'])} / {pct(entry['known'])} | "
@@ -265,9 +283,8 @@ def open_set_results() -> str:
     rows = table_head(header)
     score = bench["open_set_fit"]["chosen"]  # how a person's faces make their score (max, top2, centroid)
     names = {"pair": "best face + pair calibrator (before)", "open_set": f"**people ({score}) + open-set calibrator**"}
-    for gallery, entry in bench["results"]["detected"].items():
-        if not gallery.endswith("_photos"):
-            continue
+    for gallery in galleries(bench["results"]["detected"]):
+        entry = bench["results"]["detected"][gallery]
         for rule in ("pair", "open_set"):
             r = entry[rule]
             rows.append(
@@ -277,8 +294,9 @@ def open_set_results() -> str:
             )
     crops = bench["results"]["crops"]["1_photos"]["open_set"]
     # the ECE a perfectly calibrated answer shows on as many probes (95th percentile): below it, sampling noise
-    floors = [e["open_set"]["ece_noise_floor"]["p95"] for k, e in bench["results"]["detected"].items()
-              if k.endswith("_photos") and "ece_noise_floor" in e["open_set"]]  # fmt: skip
+    detected = bench["results"]["detected"]
+    floors = [detected[k]["open_set"]["ece_noise_floor"]["p95"] for k in galleries(detected)
+              if "ece_noise_floor" in detected[k]["open_set"]]  # fmt: skip
     if "ece_interval" in crops:  # the spread over people says more than the floor, which assumes independent probes
         noise = "; ECE (95% interval over people)"
     else:
@@ -682,15 +700,11 @@ def alignment_test() -> str:
               "ECE"]  # fmt: skip
     rows = table_head(header)
     benches = {warp: load(name) for warp, name in names.items()}
-    for key in benches["box"]["results"]["detected"]:
-        if not key.endswith("_photos"):
-            continue
-        for warp, bench in benches.items():
-            r = bench["results"]["detected"][key]["open_set"]
-            rows.append(
-                f"| `{warp}` | {key[0]} | {pct(r['rank1'])} | {pct(1 - r['fnir_at_fpir_0.05'])} | "
-                f"{pct(r['strangers_named'])} / {pct(r['known_named_correctly'])} | {ece(r)} |"
-            )
+    for key, warp, r in side_by_side(benches):
+        rows.append(
+            f"| `{warp}` | {key[0]} | {pct(r['rank1'])} | {pct(1 - r['fnir_at_fpir_0.05'])} | "
+            f"{pct(r['strangers_named'])} / {pct(r['known_named_correctly'])} | {ece(r)} |"
+        )
     note = f"; {benches['landmarks']['model_version']}, {benches['landmarks']['date']}; photos through detection"
     return "\n".join(rows) + "\n" + source(*names.values(), extra=note)
 
@@ -704,9 +718,7 @@ def open_set_aggregate() -> str:
     names = ("open_set_benchmark_2026-12-04_max.json", "open_set_benchmark_2026-12-04_160.json")
     benches = [load(name) for name in names]
     for mode, label in PATHS.items():
-        for key in benches[0]["results"][mode]:
-            if not key.endswith("_photos"):
-                continue
+        for key in galleries(benches[0]["results"][mode]):
             for bench in benches:
                 entry = bench["results"][mode][key]
                 r, pair = entry["open_set"], entry["pair"]
@@ -787,8 +799,9 @@ def open_set_told_share() -> str:
               "ECE, told the gallery's share", "at default, told: strangers named / known right"]  # fmt: skip
     rows = table_head(header)
     for mode, label in PATHS.items():
-        for key, entry in bench["results"][mode].items():
-            if not key.endswith("_photos") or "open_set_told_share" not in entry:
+        for key in galleries(bench["results"][mode]):
+            entry = bench["results"][mode][key]
+            if "open_set_told_share" not in entry:
                 continue
             told = entry["open_set_told_share"]
             rows.append(
@@ -805,10 +818,8 @@ def open_set_error_split() -> str:
               "strangers: mean P (all over-confidence)", "ECE"]  # fmt: skip
     rows = table_head(header)
     for mode, label in PATHS.items():
-        for key, entry in bench["results"][mode].items():
-            if not key.endswith("_photos"):
-                continue
-            e = entry["open_set"]
+        for key in galleries(bench["results"][mode]):
+            e = bench["results"][mode][key]["open_set"]
             share = e["strangers"] / (e["strangers"] + e["known_probes"])
             rows.append(
                 f"| {label} | {key[0]} | {e['known_probes']:,} | {e['strangers']:,} ({pct(share)}) | "
@@ -936,17 +947,12 @@ def gallery_z_test() -> str:
         pair = {"five (flow)": f"open_set_benchmark_gallery_z_before_{run}.json",
                 "six (+ `gallery_z`)": f"open_set_benchmark_gallery_z_{run}.json"}  # fmt: skip
         names += pair.values()
-        benches = {label: load(name) for label, name in pair.items()}
-        for key in benches["five (flow)"]["results"]["detected"]:
-            if not key.endswith("_photos"):
-                continue
-            for label, bench in benches.items():
-                r = bench["results"]["detected"][key]["open_set"]
-                rows.append(
-                    f"| {run} | {key[0]} | {label} | {pct(r['rank1'])} | {pct(1 - r['fnir_at_fpir_0.01'])} / "
-                    f"{pct(1 - r['fnir_at_fpir_0.05'])} | {pct(r['strangers_named'])} / "
-                    f"{pct(r['known_named_correctly'])} | {ece(r)} |"
-                )
+        for key, label, r in side_by_side({label: load(name) for label, name in pair.items()}):
+            rows.append(
+                f"| {run} | {key[0]} | {label} | {pct(r['rank1'])} | {pct(1 - r['fnir_at_fpir_0.01'])} / "
+                f"{pct(1 - r['fnir_at_fpir_0.05'])} | {pct(r['strangers_named'])} / "
+                f"{pct(r['known_named_correctly'])} | {ece(r)} |"
+            )
     bench = load(names[-1])
     note = (
         f"; {bench['date']}; {bench['test_people']} test people, {bench['test_strangers']} test strangers, photos "
