@@ -288,26 +288,16 @@ class FacialRecognitionTrainFlow(FlowSpec):
         test people and test strangers."""
         from metaflow.cards import Image, Markdown, Table
 
-        from facerec.train.calibrate import cohort_names, fit_calibrators
-        from facerec.train.data import images_of
-        from facerec.train.evaluation import embed_paths, evaluate_test
-        from facerec.train.openset import evaluate_open_set
+        from facerec.train.assessment import assess
         from facerec.train.plots import det_plot, reliability_diagram
 
         recipe = self._recipe
         people, split = self._people_and_split()
-        encoder = self._trained_encoder()
-        # every dev and test image, and the cohort of train-part singles (faces of nobody any gallery enrols)
-        names = split.dev + split.singles_dev + split.test + split.singles_test + cohort_names(split, recipe.split_seed)
-        embeddings = embed_paths(encoder, recipe.preprocess, [item.path for item in images_of(people, names)])
-        fitted = fit_calibrators(embeddings, people, split, recipe.split_seed)
-        calibrator, open_set, cohort, self.open_set_fit = fitted.pair, fitted.open_set, fitted.cohort, fitted.report
-        self.calibrator, self.open_set, self.cohort = calibrator.to_dict(), open_set.to_dict(), cohort
-        self.metrics = evaluate_test(embeddings, people, split.test, split.singles_test, calibrator, recipe.split_seed)
-        self.metrics["open_set"] = evaluate_open_set(
-            embeddings, people, split.test, split.singles_test, calibrator, open_set, cohort
-        )
-        self.metrics["open_set_fit"] = self.open_set_fit
+        assessment = assess(self._trained_encoder(), recipe.preprocess, people, split, recipe.split_seed)
+        fitted = assessment.calibration
+        self.open_set_fit = fitted.report
+        self.calibrator, self.open_set, self.cohort = fitted.pair.to_dict(), fitted.open_set.to_dict(), fitted.cohort
+        self.metrics = assessment.metrics
         self.metrics["train_images_per_second"] = self.train_result["images_per_second"]
         shown = {k: v for k, v in self.metrics.items() if not isinstance(v, dict)}
         current.card.append(Markdown(f"# Test metrics ({len(split.test)} people never seen in training)"))
