@@ -25,7 +25,7 @@ if os.environ.get("USER", "root") == "root" and not os.environ.get("METAFLOW_USE
 from metaflow import FlowSpec, Parameter, card, current, step  # noqa: E402
 
 from facerec.model.encoder import EncoderConfig, backbone_preprocess  # noqa: E402
-from facerec.model.preprocess import PreprocessConfig  # noqa: E402
+from facerec.model.preprocess import PreprocessConfig, parse_sizes  # noqa: E402
 from facerec.train.config import Recipe, TrainConfig  # noqa: E402
 
 _ROOT = Path(__file__).resolve().parent
@@ -62,6 +62,12 @@ class FacialRecognitionTrainFlow(FlowSpec):
         "eval_scale", default=1.0, help="test input (selection, evaluation, serving) = image_size x this"
     )
     eval_crop_fraction = Parameter("eval_crop_fraction", default=0.0, help="test crop share (0 = crop_fraction)")
+    eval_extra_sizes = Parameter(
+        "eval_extra_sizes",
+        default=",".join(str(size) for size in _INPUT.test_extra_sizes) or "none",
+        help="more test input sizes in px, comma-separated, whose embeddings are averaged with the main one "
+        "('none': one size); chosen for the default image_size: set it with another",
+    )
     flip_tta = Parameter("flip_tta", default=_ENCODER.flip_tta, type=bool, help="average image and mirror embeddings")
     epochs = Parameter("epochs", default=_TRAIN.epochs, help="maximum epochs (one = a pass over labelled images)")
     batch_size = Parameter("batch_size", default=_TRAIN.batch_size, help="images per batch (P people x K images)")
@@ -135,6 +141,7 @@ class FacialRecognitionTrainFlow(FlowSpec):
                 crop_fraction=self.crop_fraction,
                 test_image_size=test_size,
                 test_crop_fraction=self.eval_crop_fraction or None,
+                test_extra_sizes=parse_sizes(self.eval_extra_sizes),
             ),
             fractions=(self.train_fraction, self.dev_fraction, self.test_fraction),
             max_people=self.max_people,

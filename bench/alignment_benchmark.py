@@ -38,7 +38,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from bench.reporting import bundle_people, environment, write_report  # noqa: E402
 from facerec.model.bundle import load_bundle  # noqa: E402
-from facerec.model.preprocess import load_rgb, preprocess  # noqa: E402
+from facerec.model.preprocess import load_rgb, preprocess_views  # noqa: E402
 from facerec.model.runtime import create_runtime  # noqa: E402
 from facerec.serve.detection import ALIGNMENTS, CROP_SIZE, LFW_LANDMARKS, FaceDetector, align_face  # noqa: E402
 from facerec.serve.settings import DetectionSettings  # noqa: E402
@@ -66,7 +66,7 @@ def landmark_template(detector: FaceDetector, paths: list[str]) -> dict:
 def embed_images(engine, cfg, images: list) -> np.ndarray:
     out = []
     for start in range(0, len(images), 64):
-        out.append(engine.embed_batch(preprocess(images[start : start + 64], cfg)))
+        out.append(engine.embed_views(preprocess_views(images[start : start + 64], cfg)))
     return np.concatenate(out)
 
 
@@ -151,7 +151,7 @@ def main() -> None:
                 align_face(image, np.array(largest.box), np.array(largest.landmarks), name, template=measured)
             )
 
-    engine = create_runtime(bundle.encoder, bundle.preprocess.eval_image_size, "onnx", threads=os.cpu_count() or 1)
+    engine = create_runtime(bundle.encoder, bundle.preprocess.eval_image_sizes, "onnx", threads=os.cpu_count() or 1)
     crop_vectors = embed_images(engine, bundle.preprocess, crops)
     results = {"given crops": protocol.scores(dict(zip(paths, crop_vectors, strict=True)))}
     embedded = {}

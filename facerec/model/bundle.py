@@ -36,7 +36,8 @@ from ..storage import cache_root as storage_cache_root
 from .calibration import IsotonicCalibrator
 from .encoder import EncoderConfig, FaceEncoder
 from .openset import OpenSetCalibrator
-from .preprocess import PreprocessConfig, preprocess
+from .preprocess import PreprocessConfig, preprocess_views
+from .runtime import TorchRuntime
 from .split import PersonSplit
 
 BUNDLE_FORMAT = "facerec-bundle"
@@ -54,9 +55,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def make_model_version(backbone: str, weights_sha256: str, run_id: str | None = None) -> str:
+def make_model_version(
+    backbone: str, weights_sha256: str, run_id: str | None = None, preprocess: PreprocessConfig | None = None
+) -> str:
+    """``backbone-run-hash``: the hash is the weights' own, or, for bundles embedding at extra test input sizes,
+    of the weights and the whole test input: the same weights at another input give other vectors, which an index
+    built with the first must not take for its own."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{backbone.split('.')[0]}-{run_id or stamp}-{weights_sha256[:8]}"
+    digest = weights_sha256
+    if preprocess is not None and preprocess.test_extra_sizes:
+        digest = hashlib.sha256((weights_sha256 + json.dumps(preprocess.to_dict())).encode()).hexdigest()
+    return f"{backbone.split('.')[0]}-{run_id or stamp}-{digest[:8]}"
 
 
 @dataclass
@@ -91,7 +100,7 @@ class ModelBundle:
         hashes = {name: _sha256(folder / name) for name in files}
         if not self.model_version:
             self.model_version = make_model_version(
-                self.encoder.config.backbone, hashes["weights.safetensors"], self.run_id
+                self.encoder.config.backbone, hashes["weights.safetensors"], self.run_id, self.preprocess
             )
         self.created_at = self.created_at or datetime.now(UTC).isoformat(timespec="seconds")
         manifest = {
@@ -153,8 +162,9 @@ class ModelBundle:
             raise BundleError(f"cannot load bundle {folder}: {exc}") from exc
 
     def embed_crops(self, crops: list) -> torch.Tensor:
-        """Face crops (PIL images) -> L2-normalised embeddings with torch, exactly as evaluated."""
-        return self.encoder.embed_batch(preprocess(crops, self.preprocess))
+        """Face crops (PIL images) -> L2-normalised embeddings with torch, exactly as evaluated (every test input
+        size)."""
+        return torch.from_numpy(TorchRuntime(self.encoder).embed_views(preprocess_views(crops, self.preprocess)))
 
 
 # --- publishing and locating bundles -------------------------------------------------------------------------------

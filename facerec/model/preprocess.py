@@ -6,7 +6,7 @@ Training augmentation (:mod:`facerec.train.augment`) builds on the same :class:`
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from PIL import Image
@@ -23,12 +23,17 @@ class PreprocessConfig:
     higher dev AUC than 160 for each of three seeds, docs/experiments.md "A larger input"). Training
     and test inputs sit side by side, as in timm's pretrained configs (``input_size`` / ``test_input_size``): the
     test values (``None`` = the training ones) are what model selection, calibration, evaluation and serving see.
+
+    ``test_extra_sizes``: the same crop also resized to each of these sizes and embedded; the served embedding is the
+    normalised mean of every size's (multi-scale test-time augmentation). Model selection measures the main test
+    input alone (cheaper, and what every selection measured before).
     """
 
     image_size: int = 192
     crop_fraction: float = 0.68
     test_image_size: int | None = None
     test_crop_fraction: float | None = None
+    test_extra_sizes: tuple[int, ...] = ()
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     interpolation: str = "bicubic"
@@ -41,26 +46,39 @@ class PreprocessConfig:
     def eval_crop_fraction(self) -> float:
         return self.test_crop_fraction or self.crop_fraction
 
+    @property
+    def eval_image_sizes(self) -> tuple[int, ...]:
+        """Every test input size: the main one first, then the extra ones whose embeddings are averaged with it."""
+        return (self.eval_image_size, *self.test_extra_sizes)
+
+    def single_input(self) -> PreprocessConfig:
+        """The main test input alone (what model selection measures)."""
+        return replace(self, test_extra_sizes=())
+
     def validate(self) -> None:
-        sizes = (self.image_size, self.eval_image_size)
+        sizes = (self.image_size, *self.eval_image_sizes)
         fractions = (self.crop_fraction, self.eval_crop_fraction)
         if min(sizes) < 32 or not all(0 < f <= 1 for f in fractions):
             raise ValueError(
                 f"image sizes must be >= 32 and crop fractions in (0, 1], got sizes {sizes}, fractions {fractions}"
             )
+        if len(set(self.eval_image_sizes)) != len(self.eval_image_sizes):
+            raise ValueError(f"each test input size must differ from the others, got {self.eval_image_sizes}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> PreprocessConfig:
-        """Also reads bundles written before the test input had fields of its own (their input is the test one)."""
+        """Also reads bundles written before the test input had fields of its own (their input is the test one) or
+        extra test sizes (they embed at one size)."""
         test_size, test_crop = data.get("test_image_size"), data.get("test_crop_fraction")
         return cls(
             image_size=int(data["image_size"]),
             crop_fraction=float(data["crop_fraction"]),
             test_image_size=int(test_size) if test_size else None,
             test_crop_fraction=float(test_crop) if test_crop else None,
+            test_extra_sizes=tuple(int(size) for size in data.get("test_extra_sizes", ())),
             mean=tuple(data["mean"]),
             std=tuple(data["std"]),
             interpolation=str(data["interpolation"]),
@@ -69,6 +87,17 @@ class PreprocessConfig:
     @property
     def interpolation_mode(self) -> InterpolationMode:
         return InterpolationMode(self.interpolation)
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"224"`` or ``"208,224"`` -> sizes in px; ``"none"`` or ``""`` -> none (how shells pass extra test sizes)."""
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"test input sizes must be comma-separated whole pixels or 'none', got {text!r}") from None
 
 
 class CenterFraction:
@@ -88,9 +117,9 @@ def to_normalized_tensor(cfg: PreprocessConfig) -> list[Callable]:
     return [T.ToTensor(), T.Normalize(cfg.mean, cfg.std)]
 
 
-def eval_transform(cfg: PreprocessConfig) -> Callable[[Image.Image], torch.Tensor]:
-    """The test input: central ``eval_crop_fraction``, resized to ``eval_image_size``."""
-    size = cfg.eval_image_size
+def eval_transform(cfg: PreprocessConfig, size: int | None = None) -> Callable[[Image.Image], torch.Tensor]:
+    """The test input: central ``eval_crop_fraction``, resized to ``size`` (default: ``eval_image_size``)."""
+    size = size or cfg.eval_image_size
     return T.Compose(
         [
             CenterFraction(cfg.eval_crop_fraction),
@@ -105,7 +134,15 @@ def load_rgb(path: str) -> Image.Image:
         return image.convert("RGB")
 
 
-def preprocess(images: Sequence[Image.Image], cfg: PreprocessConfig) -> torch.Tensor:
-    """Face crops (RGB PIL images) -> a normalised batch for the encoder. Serving and evaluation both call this."""
-    transform = eval_transform(cfg)
+def preprocess(images: Sequence[Image.Image], cfg: PreprocessConfig, size: int | None = None) -> torch.Tensor:
+    """Face crops (RGB PIL images) -> a normalised batch for the encoder at one test input ``size`` (default: the
+    main one)."""
+    transform = eval_transform(cfg, size)
     return torch.stack([transform(image.convert("RGB")) for image in images])
+
+
+def preprocess_views(images: Sequence[Image.Image], cfg: PreprocessConfig) -> list[torch.Tensor]:
+    """One batch per test input size (:attr:`PreprocessConfig.eval_image_sizes`): what an embedding averages over.
+    Serving and evaluation both call this."""
+    images = [image.convert("RGB") for image in images]
+    return [preprocess(images, cfg, size) for size in cfg.eval_image_sizes]

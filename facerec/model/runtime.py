@@ -10,6 +10,7 @@ import io
 import logging
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -32,6 +33,15 @@ class EmbeddingRuntime(ABC):
 
     @abstractmethod
     def embed_batch(self, batch: torch.Tensor) -> np.ndarray: ...
+
+    def embed_views(self, views: Sequence[torch.Tensor]) -> np.ndarray:
+        """The same faces at several test input sizes (:func:`facerec.model.preprocess.preprocess_views`) -> the
+        normalised mean of each size's embedding (one size: its embedding as it is)."""
+        embeddings = [self.embed_batch(view) for view in views]
+        if len(embeddings) == 1:
+            return embeddings[0]
+        mean = np.mean(embeddings, axis=0)
+        return (mean / np.linalg.norm(mean, axis=1, keepdims=True)).astype(np.float32, copy=False)
 
 
 class TorchRuntime(EmbeddingRuntime):
@@ -124,7 +134,10 @@ class OnnxRuntime(EmbeddingRuntime):
 
     def __init__(self, encoder: FaceEncoder, image_size: int, threads: int = 1, flip_tta: bool | None = None):
         example = torch.zeros(2, 3, image_size, image_size)
-        self.graph = OnnxModule(_InferenceGraph(encoder, flip_tta), example, ["embeddings"], threads=threads)
+        # batch, height and width vary: one graph serves every test input size (no measurable cost at 192 px)
+        self.graph = OnnxModule(
+            _InferenceGraph(encoder, flip_tta), example, ["embeddings"], dynamic_dims=(0, 2, 3), threads=threads
+        )
 
     def embed_batch(self, batch: torch.Tensor) -> np.ndarray:
         return self.graph(batch).numpy().astype(np.float32, copy=False)
@@ -137,16 +150,22 @@ def check_equivalence(reference: EmbeddingRuntime, candidate: EmbeddingRuntime, 
 
 
 def create_runtime(
-    encoder: FaceEncoder, image_size: int, name: RuntimeName = "onnx", threads: int = 1, flip_tta: bool | None = None
+    encoder: FaceEncoder,
+    image_sizes: int | Sequence[int],
+    name: RuntimeName = "onnx",
+    threads: int = 1,
+    flip_tta: bool | None = None,
 ) -> EmbeddingRuntime:
-    """The requested runtime; ONNX is exported from ``encoder`` and checked against it before use.
+    """The requested runtime; ONNX is exported from ``encoder`` and checked against it, at every test input size,
+    before use.
 
     ``flip_tta``: None = as the encoder's config says; a bool overrides it."""
+    sizes = [image_sizes] if isinstance(image_sizes, int) else list(image_sizes)
     torch_runtime = TorchRuntime(encoder, flip_tta)
     if name == "torch":
         return torch_runtime
-    runtime = OnnxRuntime(encoder, image_size, threads, flip_tta)
-    difference = check_equivalence(torch_runtime, runtime, image_size)
+    runtime = OnnxRuntime(encoder, sizes[0], threads, flip_tta)
+    difference = max(check_equivalence(torch_runtime, runtime, size) for size in sizes)
     if difference > EQUIVALENCE_TOLERANCE:
         raise RuntimeError(
             f"the ONNX export differs from the torch encoder by {difference:.2e} (> {EQUIVALENCE_TOLERANCE}); "

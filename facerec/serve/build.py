@@ -60,7 +60,9 @@ def build_recognizer(settings: Settings) -> Recognizer:
     detector = FaceDetector.from_settings(settings.detection, settings.inference.runtime, threads)
     try:
         detector.load()
-        runtime = create_runtime(bundle.encoder, bundle.preprocess.eval_image_size, settings.inference.runtime, threads)
+        runtime = create_runtime(
+            bundle.encoder, bundle.preprocess.eval_image_sizes, settings.inference.runtime, threads
+        )
     except Exception as exc:  # export and ONNX Runtime fail in many ways; each ends start-up with one line
         raise StartupError(f"cannot prepare the {settings.inference.runtime} models: {exc}") from exc
     originals = None

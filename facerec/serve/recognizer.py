@@ -14,7 +14,7 @@ from PIL import Image
 from ..index import FaceIndex, FaceRecord
 from ..model.bundle import ModelBundle
 from ..model.openset import centroid_people, cohort_statistics, evidence, normalised_centroids, person_scores
-from ..model.preprocess import preprocess
+from ..model.preprocess import preprocess_views
 from ..model.runtime import EmbeddingRuntime, TorchRuntime
 from .detection import Box, DetectedFace, FaceDetector, as_face_crop
 from .errors import RecognitionError, StaleIndexError
@@ -111,9 +111,9 @@ class Recognizer:
         """All faces of a request in one batch."""
         if not faces:
             return np.zeros((0, self.bundle.encoder.config.embedding_dim), dtype=np.float32)
-        batch = preprocess([face.crop for face in faces], self.bundle.preprocess)
+        views = preprocess_views([face.crop for face in faces], self.bundle.preprocess)
         with self._encode_lock:
-            return self.runtime.embed_batch(batch)
+            return self.runtime.embed_views(views)
 
     def enroll(
         self,

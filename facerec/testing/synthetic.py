@@ -76,8 +76,9 @@ def tiny_encoder(embedding_dim: int = 32, flip_tta: bool = False, seed: int = 0)
     return encoder.eval()
 
 
-def tiny_preprocess(image_size: int = 64) -> PreprocessConfig:
-    return PreprocessConfig(image_size=image_size)
+def tiny_preprocess(image_size: int = 64, extra_sizes: tuple[int, ...] = ()) -> PreprocessConfig:
+    """One test input by default: the tiny bundles stand in for a model in tests where only the service is measured."""
+    return PreprocessConfig(image_size=image_size, test_extra_sizes=extra_sizes)
 
 
 def tiny_bundle(folder: str | Path, people: int = 12, photos: int = 3, open_set: bool = True) -> Path:

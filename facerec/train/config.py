@@ -233,10 +233,12 @@ class Recipe:
 # steps in those minutes: on a slow machine the budget, not the recipe, limited the model), measured on dev once, when
 # the budget ends (12 of 13 runs that evaluated every epoch kept their last step; the two evaluations before it cost
 # ~10% of the steps), without the weight average (measured: no gain; its learning rate is near zero over the last
-# ~60 steps an average would span); docs/experiments.md. Shells print these with `python -m facerec.train.config demo`.
+# ~60 steps an average would span), embedded at its one training size (every demo run was measured so);
+# docs/experiments.md. Shells print these with `python -m facerec.train.config demo`.
 DEMO_FLOW_ARGS = (
     "--image_size", "128", "--max_minutes", "5", "--distill_weight", "0", "--centre_weight", "0",
     "--evals_per_epoch", "0", "--frozen_stages", "2", "--select_on", "auc", "--ema_decay", "0",
+    "--eval_extra_sizes", "none",
 )  # fmt: skip
 
 if __name__ == "__main__":

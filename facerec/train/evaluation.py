@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from ..model.calibration import IsotonicCalibrator
 from ..model.encoder import FaceEncoder
-from ..model.preprocess import PreprocessConfig, load_rgb, preprocess
+from ..model.preprocess import PreprocessConfig, load_rgb, preprocess_views
 from ..model.runtime import RuntimeName, create_runtime
 from .metrics import (
     best_threshold,
@@ -84,7 +84,8 @@ def embed_paths(
     flip_tta: bool | None = None,
     runtime: RuntimeName = "onnx",
 ) -> dict[str, np.ndarray]:
-    """Embed image files (face crops) through the serving preprocessing path and, by default, the served runtime.
+    """Embed image files (face crops) through the serving preprocessing path (every test input size) and, by default,
+    the served runtime.
 
     ONNX Runtime embeds faster than eager torch on a CPU, enough to pay for its export (about a second) at every dev
     evaluation (the flow's evaluate step: docs/experiments.md); the export is checked against torch
@@ -96,12 +97,12 @@ def embed_paths(
     device = next(encoder.parameters()).device
     name = runtime if device.type == "cpu" else "torch"
     engine = create_runtime(
-        encoder, preprocess_config.eval_image_size, name, threads=torch.get_num_threads(), flip_tta=flip_tta
+        encoder, preprocess_config.eval_image_sizes, name, threads=torch.get_num_threads(), flip_tta=flip_tta
     )
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
-        batch = preprocess([load_rgb(p) for p in chunk], preprocess_config).to(device)
-        embeddings.update(zip(chunk, engine.embed_batch(batch), strict=True))
+        views = [view.to(device) for view in preprocess_views([load_rgb(p) for p in chunk], preprocess_config)]
+        embeddings.update(zip(chunk, engine.embed_views(views), strict=True))
     return embeddings
 
 

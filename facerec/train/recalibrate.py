@@ -4,9 +4,12 @@ service sees (photos through the detector) instead of the dataset's crops.
     python -m facerec.train.recalibrate --model FacialRecognitionTrainFlow/latest --out models/recalibrated
     python -m facerec.train.recalibrate --model <bundle> --out <folder> --detect     # dev photos through MTCNN
 
+    python -m facerec.train.recalibrate --model <bundle> --out <folder> --extra-sizes 224  # another test input
+
 Only dev people, dev strangers and the train-part cohort are read (the bundle's own split), so the test people stay
-unseen. The weights do not change, so neither does the model version: indexes built with the bundle stay valid.
-The new bundle's metrics.json records what was refitted, on what, and the previous open-set fit.
+unseen. The weights do not change, so neither does the model version (indexes built with the bundle stay valid),
+unless ``--extra-sizes`` changes the test input: the vectors change, and so does the version. The new bundle's
+metrics.json records what was refitted, on what, and the previous open-set fit; its test figures are the old input's.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from ..model.bundle import ModelBundle, load_bundle
-from ..model.preprocess import load_rgb
+from ..model.preprocess import load_rgb, parse_sizes
 from .calibrate import cohort_names, fit_calibrators
 from .data import images_of, resolve_dataset, scan_people
 from .evaluation import embed_paths
@@ -63,6 +67,8 @@ def recalibrate(bundle: ModelBundle, dataset: str, detect: bool, log: Callable[[
             "on": "dev photos through the detector" if detect else "dev crops",
             "photos": len(paths),
             "photos_with_a_face": len(embeddings),
+            # the sizes the calibrators were fitted at; the bundle's test figures are those of its training run
+            "test_input_sizes": list(bundle.preprocess.eval_image_sizes),
             "previous_open_set_fit": previous,
             "seconds": round(time.monotonic() - started, 1),
         },
@@ -76,15 +82,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", required=True, help="bundle folder, s3:// URI or FacialRecognitionTrainFlow/<run>")
     parser.add_argument("--dataset", help="the dataset the bundle was trained on (default: the one its recipe names)")
     parser.add_argument("--detect", action="store_true", help="dev photos through the service's detector")
+    parser.add_argument(
+        "--extra-sizes", type=parse_sizes, help="test input sizes averaged with the main one ('none': one size)"
+    )
     parser.add_argument("--out", required=True, help="folder to write the recalibrated bundle to")
     args = parser.parse_args(argv)
     bundle = load_bundle(args.model)
+    if args.extra_sizes is not None and args.extra_sizes != bundle.preprocess.test_extra_sizes:
+        bundle.preprocess = replace(bundle.preprocess, test_extra_sizes=args.extra_sizes)
+        bundle.preprocess.validate()
+        bundle.model_version = ""  # other vectors: saving names a new version
     dataset = args.dataset or bundle.metrics.get("train", {}).get("recipe", {}).get("dataset")
     if not dataset:
         parser.error("the bundle does not name its dataset: pass --dataset")
     bundle = recalibrate(bundle, dataset, args.detect)
     folder = bundle.save(args.out)
-    print(f"written {folder} (model version {bundle.model_version}, unchanged)")
+    print(f"written {folder} (model version {bundle.model_version})")
 
 
 if __name__ == "__main__":

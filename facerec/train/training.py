@@ -248,8 +248,9 @@ def train(
             "loss": float(np.mean([total for total, _ in running])) if running else float("nan"),
             **losses,
             "lr": optimizer.param_groups[0]["lr"],
-            # without flip averaging: half the cost, and selection only needs the ranking of checkpoints
-            **dev.measure(evaluated, preprocess_config, flip_tta=False),
+            # the main test input alone, without flip averaging: a fraction of the cost, and selection only needs the
+            # ranking of checkpoints
+            **dev.measure(evaluated, preprocess_config.single_input(), flip_tta=False),
         }
         record["selection_score"] = selection_score(record, config.select_on)
         last_eval_seconds = time.monotonic() - t0

@@ -22,7 +22,7 @@ def bundle() -> ModelBundle:
     encoder.eval()
     return ModelBundle(
         encoder=encoder,
-        preprocess=encoder.default_preprocess(image_size=96),
+        preprocess=encoder.default_preprocess(image_size=96, test_extra_sizes=()),
         calibrator=IsotonicCalibrator(np.array([0.1, 0.4, 0.8]), np.array([0.0, 0.5, 1.0])),
         split=PersonSplit(["Ann"], ["Bob"], ["Cy", "Di"], seed=42, fractions=(0.6, 0.2, 0.2), singles_test=["Ed"]),
         metrics={"roc_auc": 0.5},
@@ -38,6 +38,21 @@ def test_round_trip_gives_bit_identical_embeddings(tmp_path, bundle):
     assert loaded.preprocess == bundle.preprocess and loaded.encoder.config == bundle.encoder.config
     assert loaded.split == bundle.split and loaded.metrics == {"roc_auc": 0.5}
     np.testing.assert_array_equal(loaded.calibrator.x, bundle.calibrator.x)
+
+
+def test_another_test_input_of_the_same_weights_is_another_model_version(tmp_path, bundle):
+    """An index built with one set of vectors must not take the other's for its own (the service refuses a stale
+    index by version)."""
+    from dataclasses import replace
+
+    single = bundle.save(tmp_path / "single")
+    multi = replace(bundle, preprocess=replace(bundle.preprocess, test_extra_sizes=(112,)), model_version="")
+    multi.save(tmp_path / "multi")
+    loaded = load_bundle(str(tmp_path / "multi"))
+    assert loaded.preprocess.eval_image_sizes == (96, 112)
+    assert loaded.model_version != load_bundle(str(single)).model_version
+    images = [synthetic_face(1, photo) for photo in range(2)]
+    assert not torch.allclose(loaded.embed_crops(images), bundle.embed_crops(images), atol=1e-4)
 
 
 def test_bundle_holds_no_pickles(tmp_path, bundle):

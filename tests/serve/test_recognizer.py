@@ -226,3 +226,23 @@ def test_a_person_who_resembles_the_cohort_is_named_with_less_confidence(recogni
     # the hub's own photo scores higher than P1's (raw evidence: more sure of P2), yet the hub's normalised evidence
     # is lower: its own photos are the cohort
     assert raw[2] > raw[1] and normalised[2] < normalised[1], (raw, normalised)
+
+
+def test_a_bundle_with_extra_test_sizes_serves_the_embedding_it_was_evaluated_with(tiny_model):
+    """The service embeds every face at each of the bundle's test input sizes through the ONNX graph and averages,
+    exactly as evaluation (and the calibrators' fit) did with torch."""
+    from dataclasses import replace
+
+    from facerec.model.runtime import create_runtime
+    from facerec.serve.recognizer import Recognizer
+    from facerec.testing.fakes import MemoryIndex
+
+    bundle = replace(tiny_model, preprocess=replace(tiny_model.preprocess, test_extra_sizes=(80,)))
+    runtime = create_runtime(bundle.encoder, bundle.preprocess.eval_image_sizes, "onnx")
+    recognizer = Recognizer(bundle, MemoryIndex(32), BoxDetector(), runtime=runtime)
+    faces = [recognizer.find_faces(synthetic_face(3, photo), detect=False)[0] for photo in range(2)]
+    served = recognizer.embed_faces(faces)
+    evaluated = bundle.embed_crops([face.crop for face in faces]).numpy()
+    one_size = tiny_model.embed_crops([face.crop for face in faces]).numpy()
+    assert np.abs(served - evaluated).max() < 1e-4
+    assert np.abs(served - one_size).max() > 1e-3

@@ -55,7 +55,8 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
     result = run_flow(
         tmp_path,
         "--dataset", dataset_uri, "--max_people", "10", "--max_steps", "3", "--image_size", "64",
-        "--batch_size", "16", "--evals_per_epoch", "1", "--eval_scale", "1.3", "--bucket", BUCKET,
+        "--batch_size", "16", "--evals_per_epoch", "1", "--eval_scale", "1.3", "--eval_extra_sizes", "96",
+        "--bucket", BUCKET,
         env_extra=s3_server.env(BUCKET),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -76,7 +77,7 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         "bundle = load_bundle(sys.argv[1])\n"
         "e = bundle.embed_crops([load_rgb(sys.argv[2])])\n"
         "print(json.dumps({'version': bundle.model_version, 'shape': list(e.shape), 'norm': float(e.norm()),\n"
-        "                  'input': bundle.preprocess.eval_image_size, 'train_input': bundle.preprocess.image_size,\n"
+        "                  'inputs': bundle.preprocess.eval_image_sizes, 'train_input': bundle.preprocess.image_size,\n"
         "                  'recipe': bundle.metrics['train']['recipe'], 'open_set': bundle.open_set is not None,\n"
         "                  'cohort': len(bundle.cohort),\n"
         "                  'teacher': bundle.metrics['train']['teacher'],\n"
@@ -95,8 +96,8 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         assert info["version"] == latest["model_version"]
         assert info["shape"] == [1, 300] and abs(info["norm"] - 1) < 1e-5
         assert info["test_people"] == 6
-        # served (and evaluated) at eval_scale x the training input
-        assert info["input"] == 83 and info["train_input"] == 64
+        # served (and evaluated) at eval_scale x the training input, averaged with the extra test size
+        assert info["inputs"] == [83, 96] and info["train_input"] == 64
         # the one recipe built in start travels to the bundle
         assert info["recipe"]["train"]["max_steps"] == 3 and info["recipe"]["encoder"]["embedding_dim"] == 300
         # the open-set calibrator and its cohort travel in the bundle, with the test figures of both rules
@@ -116,6 +117,8 @@ def test_flow_trains_from_s3_publishes_and_a_fresh_process_serves_the_bundle(
         (["--batch_size", "4"], "at least 2 people"),
         (["--dataset", "/nonexistent/lfw"], "dataset folder not found"),
         (["--eval_crop_fraction", "1.5"], "crop fractions in (0, 1]"),
+        (["--eval_extra_sizes", "224px"], "comma-separated whole pixels"),
+        (["--eval_extra_sizes", "192"], "each test input size must differ"),
         (["--distill_mode", "logits"], "distill_mode one of"),
         (["--dev_gallery_draws", "0"], "dev_gallery_draws must be >= 1"),
         (["--device", "tpu"], "device must be one of"),

@@ -47,6 +47,22 @@ def test_recalibrate_refits_both_calibrators_from_dev_photos_only(tmp_path, monk
     assert {Path(path).parent.name for path in read} & set(split.dev)
 
 
+def test_another_test_input_refits_at_it_and_names_a_new_version(tmp_path):
+    """--extra-sizes: the same weights served at more sizes give other vectors, so the bundle gets another version
+    (indexes built with the old one are refused, then re-embedded) and calibrators fitted at the new input."""
+    dataset = write_synthetic_dataset(tmp_path / "faces", n_people=30, photos=4, singles=40)
+    split = split_people(scan_people(dataset), (0.5, 0.25, 0.25), seed=3)
+    original = ModelBundle.load(bundle_on(split, tmp_path / "old"))
+    args = ["--dataset", str(dataset), "--extra-sizes", "80"]
+    recalibrate.main([*args, "--model", str(tmp_path / "old"), "--out", str(tmp_path / "new")])
+    new = ModelBundle.load(tmp_path / "new")
+    assert new.preprocess.eval_image_sizes == (64, 80) and new.metrics["recalibrated"]["test_input_sizes"] == [64, 80]
+    assert new.model_version != original.model_version
+    # the sizes asked for already: nothing to change, the version stays
+    recalibrate.main([*args, "--model", str(tmp_path / "new"), "--out", str(tmp_path / "again")])
+    assert ModelBundle.load(tmp_path / "again").model_version == new.model_version
+
+
 def test_recalibrate_needs_a_dataset_when_the_bundle_names_none(tmp_path):
     split = split_people(scan_people(write_synthetic_dataset(tmp_path / "faces", 12, 3, 6)), seed=0)
     bundle_on(split, tmp_path / "old")
