@@ -31,6 +31,7 @@ def test_extra_test_sizes_travel_with_the_config_and_selection_measures_the_main
     assert config.eval_image_sizes == (176, 208, 224)
     assert PreprocessConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     assert config.single_input().eval_image_sizes == (176,)
+    assert PreprocessConfig().eval_image_sizes == (192, 224)  # the default recipe's
     with pytest.raises(ValueError, match="must differ"):
         PreprocessConfig(test_extra_sizes=(192,)).validate()
     with pytest.raises(ValueError, match=">= 32"):
