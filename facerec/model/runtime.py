@@ -134,7 +134,7 @@ class OnnxRuntime(EmbeddingRuntime):
 
     def __init__(self, encoder: FaceEncoder, image_size: int, threads: int = 1, flip_tta: bool | None = None):
         example = torch.zeros(2, 3, image_size, image_size)
-        # batch, height and width vary: one graph serves every test input size (no measurable cost at 192 px)
+        # batch, height and width vary: one graph serves every test input size of the bundle
         self.graph = OnnxModule(
             _InferenceGraph(encoder, flip_tta), example, ["embeddings"], dynamic_dims=(0, 2, 3), threads=threads
         )

@@ -90,7 +90,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     bundle = load_bundle(args.model)
     if args.extra_sizes is not None and args.extra_sizes != bundle.preprocess.test_extra_sizes:
         bundle.preprocess = replace(bundle.preprocess, test_extra_sizes=args.extra_sizes)
-        bundle.preprocess.validate()
+        try:
+            bundle.preprocess.validate()
+        except ValueError as exc:
+            parser.error(str(exc))
         bundle.model_version = ""  # other vectors: saving names a new version
     dataset = args.dataset or bundle.metrics.get("train", {}).get("recipe", {}).get("dataset")
     if not dataset:
