@@ -234,6 +234,10 @@ def full_runs(*names: str) -> str:
             label = shape + (f" + {singles} singles" if singles else "")
             preprocess = run["recipe"]["preprocess"]
             label += f", {preprocess['image_size']} px"
+            if preprocess.get("test_extra_sizes"):  # served at more sizes (since 2026-12-05)
+                label += " served at " + " + ".join(
+                    map(str, [preprocess["image_size"], *preprocess["test_extra_sizes"]])
+                )
             if preprocess["crop_fraction"] != 0.68:  # the crop every run before 2026-12-04 trained on
                 label += f" of the central {preprocess['crop_fraction']:.2f}"
             if recipe.get("centre_margin", 0.2) != 0.2:  # the margin every run before 2026-12-04 afternoon used
@@ -1151,6 +1155,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_default_2026-12-05.json",
         "train_benchmark_default_2026-12-05_seed2.json",
         "train_benchmark_default_2026-12-05_seed3.json",
+        "train_benchmark_default_2026-12-05_192_224.json",
     ),
 }
 
