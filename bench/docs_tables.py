@@ -157,7 +157,7 @@ def default_sets(sets: dict[str, tuple[str, ...]]) -> str:
     return "\n".join(rows) + "\n" + source(*names, extra=note)
 
 
-def open_set_seeds(*names: str) -> str:
+def open_set_seeds(*names: str, calibration: str = "each model with its flow's own calibrator and threshold") -> str:
     """The served open-set answer of several runs of one recipe on the same test galleries
     (`bench/open_set_benchmark.py` once per model): each run, then mean ± sd, so a target can be told from one
     model's luck."""
@@ -203,8 +203,7 @@ def open_set_seeds(*names: str) -> str:
     first = load(names[0])
     note = (
         f"; {first['date']}; {first['test_people']} test people, {first['test_strangers']} test strangers, photos "
-        "through detection; each model with its flow's own calibrator and threshold; percentages, and points for "
-        "the mean ± sd"
+        f"through detection; {calibration}; percentages, and points for the mean ± sd"
     )
     return "\n".join(rows) + "\n" + source(*names, extra=note)
 
@@ -1133,6 +1132,11 @@ RENDERERS: dict[str, Callable[[], str]] = {
     ),
     "open-set-seeds": lambda: open_set_seeds(
         *(f"open_set_benchmark_{run}.json" for run in TEST_INPUT_RUNS),
+    ),
+    "open-set-seeds-192-224": lambda: open_set_seeds(
+        "open_set_benchmark.json",
+        *(f"open_set_benchmark_{run}_192_224.json" for run in TEST_INPUT_RUNS[1:]),
+        calibration="each run served at 192 + 224 px, its calibrators and threshold refitted on dev at that input",
     ),
     "full-runs": lambda: full_runs(
         "train_benchmark_2026-11-29.json",
