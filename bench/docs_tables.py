@@ -71,9 +71,9 @@ def train_results() -> str:
     stats, base, dlib = bench["summary"], bench.get("imagenet_lite0_baseline", {}), teacher["test"]
     n = len(bench["runs"])
 
-    def cell(key: str, fmt: Callable[[float], str]) -> str:
-        s = stats[key]
-        return f"**{fmt(s['mean'])}** ± {fmt(s['sd'])}" if n > 1 else f"**{fmt(s['mean'])}**"
+    def cell(values: list[float], fmt: Callable[[float], str], bold: bool = False) -> str:
+        mean = f"**{fmt(statistics.mean(values))}**" if bold else fmt(statistics.mean(values))
+        return f"{mean} ± {fmt(statistics.stdev(values))}" if len(values) > 1 else mean
 
     def plain(metrics: dict, key: str, fmt: Callable[[float], str]) -> str:
         return fmt(metrics[key]) if key in metrics else "-"
@@ -90,21 +90,18 @@ def train_results() -> str:
     # the same runs' weights served with the extra test input (the default since 2026-12-05), as the flow measures
     runs = [r["run"].split("/")[-1] for r in bench["runs"]]
     assert tuple(runs) == TEST_INPUT_RUNS, "the README's two default rows must be the same runs"
+    trained = [r["test"] for r in bench["runs"]]
     served = [b["arms"]["with extra sizes"]["test"] for b in test_input_benches()]
-
-    def served_cell(key: str, fmt: Callable[[float], str]) -> str:
-        values = [m[key] for m in served]
-        return f"**{fmt(statistics.mean(values))}** ± {fmt(statistics.stdev(values))}"
 
     rows = [
         "| encoder | verification acc | ROC AUC | TAR@FAR 1e-3 | rank-1 (1 photo) | known/unknown AUC | ECE (pairs) |",
         "|---|---|---|---|---|---|---|",
         "| ImageNet Lite0 features, no fine-tuning | " + " | ".join(plain(base, k, f) for k, f in columns) + " |",
         f"| default recipe at 192 px ({n} seeds, mean ± sd) | "
-        + " | ".join(cell(k, f).replace("**", "") for k, f in columns)
+        + " | ".join(cell([m[k] for m in trained], f) for k, f in columns)
         + " |",
         "| **default**: the same runs served at 192 + 224 px | "
-        + " | ".join(served_cell(k, f) for k, f in columns)
+        + " | ".join(cell([m[k] for m in served], f, bold=True) for k, f in columns)
         + " |",
         "| dlib ResNet (the distillation teacher; reference) | "
         + " | ".join(plain(dlib, k, f) for k, f in columns)
@@ -535,8 +532,11 @@ TEST_INPUT_RUNS = ("1796465068070073", "1796469589049740", "1796474401315869")
 TEST_INPUT_ARMS = {"one size": "192 px", "with extra sizes": "192 + 224 px"}
 
 
+TEST_INPUT_FILES = tuple(f"test_input_benchmark_{run}.json" for run in TEST_INPUT_RUNS)
+
+
 def test_input_benches() -> list[dict]:
-    return [load(f"test_input_benchmark_{run}.json") for run in TEST_INPUT_RUNS]
+    return [load(name) for name in TEST_INPUT_FILES]
 
 
 def mean_sd(values: list[float], fmt: Callable[[float], str]) -> str:
@@ -585,7 +585,7 @@ def test_input() -> str:
         f" test: {first['test_people']} people, {first['test_strangers']} strangers; both inputs flip-averaged, "
         "calibrators fitted on dev for each; ms per photo: decoding, preprocessing and the encoder"
     )
-    return "\n".join(rows) + "\n" + source(*(f"test_input_benchmark_{run}.json" for run in TEST_INPUT_RUNS), extra=note)
+    return "\n".join(rows) + "\n" + source(*TEST_INPUT_FILES, extra=note)
 
 
 def test_input_open_set() -> str:
@@ -611,7 +611,7 @@ def test_input_open_set() -> str:
         f"; {first['date']}; runs {', '.join(TEST_INPUT_RUNS)}, mean ± sd; {first['test_people']} test people, "
         f"{first['test_strangers']} test strangers, the given crops (the flow's evaluate step)"
     )
-    return "\n".join(rows) + "\n" + source(*(f"test_input_benchmark_{run}.json" for run in TEST_INPUT_RUNS), extra=note)
+    return "\n".join(rows) + "\n" + source(*TEST_INPUT_FILES, extra=note)
 
 
 # runs of bench/api_benchmark.py, interleaved on one VM: on 2026-12-04 the 192 px model and the 160 px one it

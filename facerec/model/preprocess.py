@@ -146,5 +146,6 @@ def preprocess(images: Sequence[Image.Image], cfg: PreprocessConfig, size: int |
 def preprocess_views(images: Sequence[Image.Image], cfg: PreprocessConfig) -> list[torch.Tensor]:
     """One batch per test input size (:attr:`PreprocessConfig.eval_image_sizes`): what an embedding averages over.
     Serving and evaluation both call this."""
-    images = [image.convert("RGB") for image in images]
-    return [preprocess(images, cfg, size) for size in cfg.eval_image_sizes]
+    images = [image if image.mode == "RGB" else image.convert("RGB") for image in images]
+    transforms = [eval_transform(cfg, size) for size in cfg.eval_image_sizes]
+    return [torch.stack([transform(image) for image in images]) for transform in transforms]
