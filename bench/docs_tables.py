@@ -56,7 +56,6 @@ from bench.tables.open_set import (  # noqa: E402
     open_set_results,
     open_set_seeds,
     open_set_told_share,
-    reliability_results,
     served_rule,
     stranger_mix,
 )
@@ -68,6 +67,7 @@ from bench.tables.service import (  # noqa: E402
     api_benchmark,
     index_benchmark,
     person_scores_cost,
+    reliability_results,
 )
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -246,6 +246,11 @@ TEST_INPUT_ARMS = {"one size": "192 px", "with extra sizes": "192 + 224 px"}
 TEST_INPUT_FILES = tuple(f"test_input_benchmark_{run}.json" for run in TEST_INPUT_RUNS)
 
 
+def runs_note(first: dict) -> str:
+    """The start of the source line of a table of the three runs' mean ± sd: the date and the runs."""
+    return f"; {first['date']}; runs {', '.join(TEST_INPUT_RUNS)}, mean ± sd"
+
+
 def test_input_benches() -> list[dict]:
     return [load(name) for name in TEST_INPUT_FILES]
 
@@ -309,14 +314,13 @@ def test_input_open_set() -> str:
                 rows.append(f"| {gallery.split('_')[0]} | {rule_label} | {label} | " + " | ".join(cells) + " |")
     first = benches[0]
     note = (
-        f"; {first['date']}; runs {', '.join(TEST_INPUT_RUNS)}, mean ± sd; {first['test_people']} test people, "
-        f"{first['test_strangers']} test strangers, the given crops (the flow's evaluate step)"
+        f"{runs_note(first)}; {first['test_people']} test people, {first['test_strangers']} test strangers, the given "
+        "crops (the flow's evaluate step)"
     )
     return "\n".join(rows) + "\n" + source(*TEST_INPUT_FILES, extra=note)
 
 
 SEARCH_FILES = tuple(f"test_input_search_{run}.json" for run in TEST_INPUT_RUNS)
-
 SEARCH_REFERENCE = "192+224"  # the served input the search measures every arm against
 
 
@@ -345,8 +349,8 @@ def test_input_search() -> str:
         rows.append(f"| {label} | {first['pixels']:,} | " + " | ".join(cells) + " |")
     first = benches[0]
     note = (
-        f"; {first['date']}; runs {', '.join(TEST_INPUT_RUNS)}, mean ± sd over the runs; dev: {first['dev_people']} "
-        f"people, {first['dev_strangers']} strangers; every size flip-averaged at crop {first['test_crop_fraction']}"
+        f"{runs_note(first)} over the runs; dev: {first['dev_people']} people, {first['dev_strangers']} strangers; "
+        f"every size flip-averaged at crop {first['test_crop_fraction']}"
     )
     return "\n".join(rows) + "\n" + source(*SEARCH_FILES, extra=note)
 

@@ -98,44 +98,6 @@ def open_set_results() -> str:
     return "\n".join(rows) + "\n" + source("open_set_benchmark.json", extra=note)
 
 
-def reliability_results() -> str:
-    r = load("reliability.json")["results"]
-    rows = ["| scenario | result |", "|---|---|"]
-    if "schemathesis" in r:
-        s = r["schemathesis"]
-        cases = s.get("report", {}).get("test_cases", {})
-        counted = f"{cases['generated']:,} cases, {cases['with_failures']} with a server error, " if cases else ""
-        rows.append(f"| schemathesis (all phases, stateful links) | {counted}exit code {s['exit_code']} "
-                    f"({s['seconds'] / 60:.0f} min) |")  # fmt: skip
-    if "uploads" in r:
-        for case, u in r["uploads"].items():
-            rows.append(f"| 1 GB upload, {case} | HTTP {u['status']}, {u['server_disk_bytes_written']:,} bytes "
-                        f"written to disk, +{u['server_rss_growth_mb']:.0f} MB memory |")  # fmt: skip
-    if "concurrent" in r:
-        c = r["concurrent"]
-        rows.append(f"| {c['requests']:,} enrolments, {c['concurrency']} at once | {c['created']:,} created, "
-                    f"{c['records']:,} records |")  # fmt: skip
-    if "kill" in r:
-        k = r["kill"]
-        refused = sum(k["photos_refused_for_their_content"].values())
-        once = "yes" if k["every_person_exactly_once"] else "NO"
-        rows.append(f"| SIGKILL mid-batch ({k['people_in_folder']} photos; at {k['people_when_killed']} enrolled), "
-                    f"restart, rerun | "
-                    f"{k['people_enrolled']} people enrolled, faces per person {k['faces_per_person']}, "
-                    f"{refused} photos refused for their content; everyone exactly once: {once} |")  # fmt: skip
-    if "outages" in r:
-        for backend, o in r["outages"].items():
-            rows.append(f"| {backend} down, then back | {o['during']} during (ready {o['ready_during']}), "
-                        f"{o['after']} after (ready {o['ready_after']}) |")  # fmt: skip
-    if "soak" in r:
-        s = r["soak"]
-        rows.append(f"| soak: {s['rate_per_s']:g} recognitions/s for {s['seconds'] / 60:.0f} min | "
-                    f"{s['requests']:,} requests, {s['errors']} errors, p50 {s['latency_p50_ms']} ms, "
-                    f"memory {100 * s['rss_growth_after_settling']:+.1f}% after settling |")  # fmt: skip
-    data = load("reliability.json")
-    return "\n".join(rows) + "\n" + source("reliability.json", extra=f"; {data['date']}, {data['model']}")
-
-
 def open_set_fit() -> str:
     bench = load(OPEN_SET_2026_12_04)
     fit = bench["open_set_fit"]
@@ -191,6 +153,15 @@ def calibration_domain() -> str:
     return "\n".join(rows) + "\n" + source(*names, extra=note)
 
 
+def diagnosis_source(bench: dict, fitted_at: str = "") -> str:
+    """The source line of a `bench/calibration_diagnosis.py` table: which strangers fitted, which measured."""
+    note = (
+        f"; {bench['model_version']}, {bench['date']}; fitted with {bench['dev_strangers_fit']} dev strangers"
+        f"{fitted_at}, measured with the other {bench['dev_strangers_held_out']}"
+    )
+    return source("calibration_diagnosis.json", extra=note)
+
+
 def calibration_diagnosis() -> str:
     bench = load("calibration_diagnosis.json")
     header = ["dev galleries", "probes", "strangers", "mean P", "share named right", "ECE",
@@ -204,11 +175,7 @@ def calibration_diagnosis() -> str:
             f"| {label} | {e['probes']:,} | {pct(e['stranger_share'])} | {e['mean_probability']:.3f} | "
             f"{e['share_right']:.3f} | {ece(e)} | {e['ece_noise_floor']['p95']:.3f} |"
         )
-    note = (
-        f"; {bench['model_version']}, {bench['date']}; fitted with {bench['dev_strangers_fit']} dev strangers, "
-        f"measured with the other {bench['dev_strangers_held_out']}"
-    )
-    return "\n".join(rows) + "\n" + source("calibration_diagnosis.json", extra=note)
+    return "\n".join(rows) + "\n" + diagnosis_source(bench)
 
 
 def stranger_mix() -> str:
@@ -224,11 +191,7 @@ def stranger_mix() -> str:
             f"{g['ece_joint']:.3f} | {g['ece_parts_at_fitted_share']:.3f} | {g['ece_parts_told_the_share']:.3f} | "
             f"{g['ece_noise_floor']['p95']:.3f} |"
         )
-    note = (
-        f"; {bench['model_version']}, {bench['date']}; fitted with {bench['dev_strangers_fit']} dev strangers at "
-        f"{pct(mix['fitted_share'])} strangers, measured with the other {bench['dev_strangers_held_out']}"
-    )
-    return "\n".join(rows) + "\n" + source("calibration_diagnosis.json", extra=note)
+    return "\n".join(rows) + "\n" + diagnosis_source(bench, f" at {pct(mix['fitted_share'])} strangers")
 
 
 def open_set_told_share() -> str:

@@ -1,4 +1,4 @@
-"""Tables of the service: API latency, the index, person scores' cost, detection and alignment."""
+"""Tables of the service: API latency, the index, person scores' cost, detection and alignment, reliability."""
 
 from __future__ import annotations
 
@@ -127,3 +127,41 @@ def alignment_test() -> str:
         )
     note = f"; {benches['landmarks']['model_version']}, {benches['landmarks']['date']}; photos through detection"
     return "\n".join(rows) + "\n" + source(*names.values(), extra=note)
+
+
+def reliability_results() -> str:
+    r = load("reliability.json")["results"]
+    rows = ["| scenario | result |", "|---|---|"]
+    if "schemathesis" in r:
+        s = r["schemathesis"]
+        cases = s.get("report", {}).get("test_cases", {})
+        counted = f"{cases['generated']:,} cases, {cases['with_failures']} with a server error, " if cases else ""
+        rows.append(f"| schemathesis (all phases, stateful links) | {counted}exit code {s['exit_code']} "
+                    f"({s['seconds'] / 60:.0f} min) |")  # fmt: skip
+    if "uploads" in r:
+        for case, u in r["uploads"].items():
+            rows.append(f"| 1 GB upload, {case} | HTTP {u['status']}, {u['server_disk_bytes_written']:,} bytes "
+                        f"written to disk, +{u['server_rss_growth_mb']:.0f} MB memory |")  # fmt: skip
+    if "concurrent" in r:
+        c = r["concurrent"]
+        rows.append(f"| {c['requests']:,} enrolments, {c['concurrency']} at once | {c['created']:,} created, "
+                    f"{c['records']:,} records |")  # fmt: skip
+    if "kill" in r:
+        k = r["kill"]
+        refused = sum(k["photos_refused_for_their_content"].values())
+        once = "yes" if k["every_person_exactly_once"] else "NO"
+        rows.append(f"| SIGKILL mid-batch ({k['people_in_folder']} photos; at {k['people_when_killed']} enrolled), "
+                    f"restart, rerun | "
+                    f"{k['people_enrolled']} people enrolled, faces per person {k['faces_per_person']}, "
+                    f"{refused} photos refused for their content; everyone exactly once: {once} |")  # fmt: skip
+    if "outages" in r:
+        for backend, o in r["outages"].items():
+            rows.append(f"| {backend} down, then back | {o['during']} during (ready {o['ready_during']}), "
+                        f"{o['after']} after (ready {o['ready_after']}) |")  # fmt: skip
+    if "soak" in r:
+        s = r["soak"]
+        rows.append(f"| soak: {s['rate_per_s']:g} recognitions/s for {s['seconds'] / 60:.0f} min | "
+                    f"{s['requests']:,} requests, {s['errors']} errors, p50 {s['latency_p50_ms']} ms, "
+                    f"memory {100 * s['rss_growth_after_settling']:+.1f}% after settling |")  # fmt: skip
+    data = load("reliability.json")
+    return "\n".join(rows) + "\n" + source("reliability.json", extra=f"; {data['date']}, {data['model']}")
