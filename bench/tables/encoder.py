@@ -355,6 +355,39 @@ def test_input_search() -> str:
     return "\n".join(rows) + "\n" + source(*SEARCH_FILES, extra=note)
 
 
+SPLIT_FILES = tuple(f"known_unknown_split_{run}.json" for run in TEST_INPUT_RUNS)
+
+
+def needed(value: float | None, fmt: Callable[[float], str]) -> str:
+    """A share or AUC a target needs: past 1 (or undefined) it cannot be reached that way."""
+    return fmt(value) if value is not None and value <= 1 else "out of reach"
+
+
+def known_unknown_split() -> str:
+    """Known-vs-unknown AUC split by whether a known probe's best match is right (`bench/known_unknown_split.py`),
+    and what issue 13's target would need of each part with the other as it is."""
+    benches = [load(name) for name in SPLIT_FILES]
+    rows = table_head(["run", "people", "rank-1", "known/unknown AUC", "AUC, probes named right", "AUC, probes named "
+                       "wrong", "AUC if every right match beat every stranger", "rank-1 needed for 0.80",
+                       "AUC of right matches needed for 0.80"])  # fmt: skip
+    for run, bench in zip(TEST_INPUT_RUNS, benches, strict=True):
+        for part in ("dev", "test"):
+            f = bench[part]
+            rank1, right, wrong, target = f["rank1"], f["auc_named_right"], f["auc_named_wrong"], bench["target"]
+            right_needed = (target - (1 - rank1) * wrong) / rank1
+            cells = [pct(rank1), f"{f['known_vs_unknown_auc']:.3f}", f"{right:.3f}", f"{wrong:.3f}",
+                     f"{f['ceiling_at_this_rank1']:.3f}", needed(f["rank1_needed_for_target"], pct),
+                     needed(right_needed, lambda v: f"{v:.3f}")]  # fmt: skip
+            rows.append(f"| {run} | {part} | " + " | ".join(cells) + " |")
+    first = benches[0]
+    note = (
+        f"; {first['date']}; served at {' + '.join(map(str, first['test_input_sizes']))} px; one photo per person "
+        f"enrolled; dev: {first['dev']['known_probes']:,} known probes, {first['dev']['strangers']} strangers; test: "
+        f"{first['test']['known_probes']:,} known probes, {first['test']['strangers']} strangers"
+    )
+    return "\n".join(rows) + "\n" + source(*SPLIT_FILES, extra=note)
+
+
 TRAIN_DEVICE_RUNS = (
     "train_device_benchmark_vm.json", "train_device_benchmark_h200_cpu.json", "train_device_benchmark_h200_cuda.json",
 )  # fmt: skip

@@ -99,6 +99,11 @@ def open_set_metrics(
     """Rank-1 accuracy of known probes, AUC of the top-1 similarity separating known from unknown probes, and FNIR at
     FPIR 0.01 / 0.05 / 0.1 when the top-1 similarity is thresholded.
 
+    The known-vs-unknown AUC is also split by whether a known probe's top-1 is the right person. AUC is a mean over
+    known probes, so it is exactly ``rank1 * named_right + (1 - rank1) * named_wrong``: however well right matches
+    stand out from strangers, the whole cannot pass ``rank1 + (1 - rank1) * named_wrong``. The split says whether
+    the encoder's identification (rank-1) or its scores hold the figure back.
+
     ``probe_labels`` holds None for probes of people who are not in the gallery. Embeddings are L2-normalised.
     """
     similarities = probes @ gallery.T
@@ -114,6 +119,12 @@ def open_set_metrics(
     }
     if known.any() and (~known).any():
         metrics["open_set_known_vs_unknown_auc"] = float(roc_auc_score(known, top1_similarity))
+        for part, probes_of_part in (("named_right", hits), ("named_wrong", known & ~hits)):
+            chosen = probes_of_part | ~known
+            if probes_of_part.any():
+                metrics[f"open_set_known_vs_unknown_auc_{part}"] = float(
+                    roc_auc_score(known[chosen], top1_similarity[chosen])
+                )
         for level in FPIR_LEVELS:
             fnir, _ = fnir_at_fpir(top1_similarity[known], hits[known], top1_similarity[~known], level)
             metrics[f"open_set_fnir_at_fpir_{level:g}"] = fnir

@@ -61,6 +61,33 @@ def test_open_set_metrics_by_hand():
     assert metrics["open_set_known_vs_unknown_auc"] == pytest.approx(known_above / 4)
 
 
+def test_known_vs_unknown_auc_splits_exactly_into_probes_named_right_and_wrong():
+    rng = np.random.RandomState(0)
+    gallery = rng.normal(size=(20, 8))
+    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
+    labels = [f"p{i}" for i in range(20)]
+    # known probes: noisy copies of their gallery face (some noisy enough to match somebody else); then strangers
+    probes = np.concatenate([gallery + rng.normal(scale=0.6, size=gallery.shape) for _ in range(3)])
+    probes = np.concatenate([probes, rng.normal(size=(30, 8))])
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    metrics = open_set_metrics(gallery, labels, probes, labels * 3 + [None] * 30)
+    rank1 = metrics["open_set_rank1"]
+    assert 0 < rank1 < 1
+    right, wrong = (
+        metrics["open_set_known_vs_unknown_auc_named_right"],
+        metrics["open_set_known_vs_unknown_auc_named_wrong"],
+    )
+    assert metrics["open_set_known_vs_unknown_auc"] == pytest.approx(rank1 * right + (1 - rank1) * wrong)
+
+
+def test_known_vs_unknown_split_leaves_out_a_part_with_no_probes():
+    gallery = np.eye(2)
+    probes = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    metrics = open_set_metrics(gallery, ["a", "b"], probes, ["a", "b", None])
+    assert metrics["open_set_known_vs_unknown_auc_named_right"] == 1.0
+    assert "open_set_known_vs_unknown_auc_named_wrong" not in metrics
+
+
 def test_ece_and_brier_by_hand():
     p = np.array([0.1, 0.1, 0.9, 0.9])
     y = np.array([0, 1, 1, 1])
