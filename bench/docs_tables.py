@@ -129,12 +129,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "input-size-paired": lambda: paired_by_seed(
         "train_benchmark_2026-12-04_160.json", "train_benchmark_2026-12-04.json"
     ),
-    "default-sets": lambda: default_sets(
-        {
-            "2026-12-04, seeds 1-3": ("train_benchmark_2026-12-04.json",),
-            "2026-12-05, seeds 1-3 (the README's)": ("train_benchmark.json",),
-        }
-    ),
+    "default-sets": default_sets,
     "open-set-seeds": lambda: open_set_seeds(
         *(f"open_set_benchmark_{run}.json" for run in TEST_INPUT_RUNS),
     ),
@@ -165,6 +160,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "train_benchmark_default_2026-12-05_seed2.json",
         "train_benchmark_default_2026-12-05_seed3.json",
         "train_benchmark_default_2026-12-05_192_224.json",
+        "train_benchmark_default_2026-12-05_seeds5-7.json",
     ),
 }
 
