@@ -58,8 +58,11 @@ def source(*names: str, extra: str = "") -> str:
     return f"\n_Source: {files}{extra}._\n"
 
 
-def mean_sd(values: list[float], fmt: Callable[[float], str]) -> str:
-    return f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values))}"
+def mean_sd(values: list[float], fmt: Callable[[float], str], bold: bool = False) -> str:
+    """Mean ± sd (the mean alone for one value); ``bold`` marks the mean."""
+    mean = fmt(statistics.mean(values))
+    mean = f"**{mean}**" if bold else mean
+    return f"{mean} ± {fmt(statistics.stdev(values))}" if len(values) > 1 else mean
 
 
 def paired_difference(diffs: list[float], in_points: bool) -> str:

@@ -19,10 +19,6 @@ def train_results() -> str:
     stats, base, dlib = bench["summary"], bench.get("imagenet_lite0_baseline", {}), teacher["test"]
     n = len(bench["runs"])
 
-    def cell(values: list[float], fmt: Callable[[float], str], bold: bool = False) -> str:
-        mean = f"**{fmt(statistics.mean(values))}**" if bold else fmt(statistics.mean(values))
-        return f"{mean} ± {fmt(statistics.stdev(values))}" if len(values) > 1 else mean
-
     def plain(metrics: dict, key: str, fmt: Callable[[float], str]) -> str:
         return fmt(metrics[key]) if key in metrics else "-"
 
@@ -41,7 +37,7 @@ def train_results() -> str:
         "|---|---|---|---|---|---|---|",
         "| ImageNet Lite0 features, no fine-tuning | " + " | ".join(plain(base, k, f) for k, f in columns) + " |",
         f"| **default** recipe, served at {served} px ({n} seeds, mean ± sd) | "
-        + " | ".join(cell([m[k] for m in trained], f, bold=True) for k, f in columns)
+        + " | ".join(mean_sd([m[k] for m in trained], f, bold=True) for k, f in columns)
         + " |",
         "| dlib ResNet (the distillation teacher; reference) | "
         + " | ".join(plain(dlib, k, f) for k, f in columns)
@@ -99,10 +95,8 @@ def default_sets() -> str:
     rows = table_head(header)
 
     def line(label: str, served: str, runs: list[dict]) -> str:
-        cells = [mean_sd([late_dev_auc(r) for r in runs], lambda v: f"{v:.4f}") if len(runs) > 1 else
-                 f"{late_dev_auc(runs[0]):.4f}"]  # fmt: skip
-        figures = [[r["test"][key] for r in runs] for key, _ in columns]
-        cells += [mean_sd(v, fmt) if len(v) > 1 else fmt(v[0]) for v, (_, fmt) in zip(figures, columns, strict=True)]
+        cells = [mean_sd([late_dev_auc(r) for r in runs], lambda v: f"{v:.4f}")]
+        cells += [mean_sd([r["test"][key] for r in runs], fmt) for key, fmt in columns]
         ids = ", ".join(r["run"].split("/")[-1] for r in runs)
         return f"| {label} | {served} | {ids} | " + " | ".join(cells) + " |"
 

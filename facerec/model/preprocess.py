@@ -140,12 +140,12 @@ def preprocess(images: Sequence[Image.Image], cfg: PreprocessConfig, size: int |
     """Face crops (RGB PIL images) -> a normalised batch for the encoder at one test input ``size`` (default: the
     main one)."""
     transform = eval_transform(cfg, size)
-    return torch.stack([transform(image.convert("RGB")) for image in images])
+    # an RGB image goes through as it is: convert() would copy it once per test input size
+    return torch.stack([transform(image if image.mode == "RGB" else image.convert("RGB")) for image in images])
 
 
 def preprocess_views(images: Sequence[Image.Image], cfg: PreprocessConfig) -> list[torch.Tensor]:
     """One batch per test input size (:attr:`PreprocessConfig.eval_image_sizes`): what an embedding averages over.
     Serving and evaluation both call this."""
     images = [image if image.mode == "RGB" else image.convert("RGB") for image in images]
-    transforms = [eval_transform(cfg, size) for size in cfg.eval_image_sizes]
-    return [torch.stack([transform(image) for image in images]) for transform in transforms]
+    return [preprocess(images, cfg, size) for size in cfg.eval_image_sizes]
