@@ -54,6 +54,7 @@ from bench.tables.open_set import (  # noqa: E402
     open_set_aggregate,
     open_set_error_split,
     open_set_fit,
+    open_set_map,
     open_set_results,
     open_set_seeds,
     open_set_told_share,
@@ -125,6 +126,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "cohort-norm": cohort_norm,
     "served-rule": served_rule,
     "gallery-z-test": gallery_z_test,
+    "open-set-map": open_set_map,
     "index-benchmark": index_benchmark,
     "input-size-paired": lambda: paired_by_seed(
         "train_benchmark_2026-12-04_160.json", "train_benchmark_2026-12-04.json"
