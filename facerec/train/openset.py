@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from ..model.calibration import IsotonicCalibrator
 from ..model.openset import (
@@ -113,6 +114,17 @@ class Decisions:
         ranks = np.empty(len(self.score))
         ranks[np.lexsort(keys)] = np.arange(len(self.score))
         return ranks
+
+    def known_vs_unknown_auc(self) -> float | None:
+        """How well the rule's answer tells enrolled people's photos from strangers' over every threshold: the AUC of
+        the score (ties broken by the similarity, as :meth:`ranking`; a tie in both counts half). For the pair rule
+        with one photo per person this is the encoder's known-vs-unknown AUC on that gallery (the flow's metric);
+        for the open-set rule it is how far the served answer moves it."""
+        if self.known.all() or not self.known.any():
+            return None
+        keys = np.column_stack([self.score, self.score if self.tiebreak is None else self.tiebreak])
+        _, order = np.unique(keys, axis=0, return_inverse=True)  # lexicographic: the score first
+        return float(roc_auc_score(self.known, order.ravel()))
 
     def groups(self) -> list[str] | None:
         """Who each probe is (each stranger a group of their own): the unit a bootstrap over people resamples."""
@@ -212,6 +224,7 @@ def identification_report(decisions: Decisions, threshold: float) -> dict:
         "known_probes": int(known.sum()),
         "strangers": int(unknown.sum()),
         "rank1": float(decisions.correct[known].mean()),
+        "known_vs_unknown_auc": decisions.known_vs_unknown_auc(),
     }
     for level in FPIR_LEVELS:
         fnir, _ = fnir_at_fpir(ranks[known], decisions.correct[known], ranks[unknown], level)

@@ -100,6 +100,8 @@ def test_the_report_counts_strangers_named_and_known_named_right_or_wrong():
     )
     report = identification_report(decisions, threshold=0.5)
     assert report["rank1"] == pytest.approx(2 / 3)
+    # known 0.9 and 0.8 beat both strangers, 0.3 only the 0.2 one: 5 of 6 pairs
+    assert report["known_vs_unknown_auc"] == pytest.approx(5 / 6)
     assert report["strangers_named"] == pytest.approx(0.5)  # 0.7 of the two strangers
     assert report["known_named_correctly"] == pytest.approx(1 / 3)
     assert report["known_named_wrongly"] == pytest.approx(1 / 3)
@@ -129,6 +131,8 @@ def test_probability_plateaus_are_ranked_by_the_similarity_for_fnir_at_fpir():
     assert ranked["fnir_at_fpir_0.1"] == 0.0  # the known probes all outscore every stranger
     assert ranked["strangers_named"] == flat["strangers_named"] == 1.0  # the served threshold still acts on P
     assert det_curve(Decisions(**plateau, tiebreak=similarity))["fnir"][0] == 0.0
+    # the same order decides the separation: none on P alone (every pair tied), all of it with the similarity
+    assert flat["known_vs_unknown_auc"] == 0.5 and ranked["known_vs_unknown_auc"] == 1.0
 
 
 def test_the_open_set_calibrator_fitted_on_some_people_holds_on_others():
