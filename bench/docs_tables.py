@@ -31,6 +31,7 @@ from bench.tables.demo import (  # noqa: E402
 from bench.tables.encoder import (  # noqa: E402
     TEST_INPUT_RUNS,
     ablation,
+    default_set_runs,
     default_sets,
     full_runs,
     identities,
@@ -139,6 +140,10 @@ RENDERERS: dict[str, Callable[[], str]] = {
         "open_set_benchmark.json",
         *(f"open_set_benchmark_{run}_192_224.json" for run in TEST_INPUT_RUNS[1:]),
         calibration="each run served at 192 + 224 px, its calibrators and threshold refitted on dev at that input",
+    ),
+    "open-set-seeds-default-set": lambda: open_set_seeds(
+        *(f"open_set_benchmark_{run}.json" for run in default_set_runs()),
+        calibration="each run served at 192 + 224 px with the calibrators and threshold its flow fitted",
     ),
     "full-runs": lambda: full_runs(
         "train_benchmark_2026-11-29.json",

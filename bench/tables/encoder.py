@@ -74,6 +74,11 @@ def runs_of(name: str) -> list[dict]:
     return load(name)["runs"]
 
 
+def default_set_runs() -> list[str]:
+    """The run ids of the README's encoder row (:data:`DEFAULT_SET`): tables of the same models follow it."""
+    return [run["run"].rsplit("/", 1)[-1] for run in runs_of(DEFAULT_SET)]
+
+
 def re_measured(name: str, benches: list[dict]) -> list[dict]:
     """A set's runs with the test figures `bench/test_input_benchmark.py` measured on the same weights at the extra
     test input: training (and the late dev AUC) is the same; only the test input differs."""

@@ -10,13 +10,20 @@ from bench.tables.common import OPEN_SET_2026_12_04, PATHS, ece, galleries, load
 def open_set_seeds(*names: str, calibration: str = "each model with its flow's own calibrator and threshold") -> str:
     """The served open-set answer of several runs of one recipe on the same test galleries
     (`bench/open_set_benchmark.py` once per model): each run, then mean ± sd, so a target can be told from one
-    model's luck."""
+    model's luck. Benchmarks that report each rule's known-vs-unknown AUC (since 2026-12-05) get a column for it."""
     header = ["model (run)", "photos/person", "rank-1", "named right at FPIR 5%: open-set rule / old rule (gain)",
               "at default: strangers named / known right", "ECE"]  # fmt: skip
+    benches = [load(name) for name in names]
+    with_auc = all(
+        "known_vs_unknown_auc" in b["results"]["detected"][g]["open_set"]
+        for b in benches
+        for g in galleries(b["results"]["detected"])
+    )
+    if with_auc:
+        header.append("known/unknown AUC: open-set rule / old rule")
     rows = table_head(header)
     per_photos: dict[str, list[dict]] = {}
-    for name in names:
-        bench = load(name)
+    for bench in benches:
         run = bench["model"].rsplit("/", 1)[-1]
         for gallery in galleries(bench["results"]["detected"]):
             result = bench["results"]["detected"][gallery]
@@ -31,11 +38,15 @@ def open_set_seeds(*names: str, calibration: str = "each model with its flow's o
                 "ece": ours["ece_15_bins"],
             }
             entry["gain"] = entry["named"] - entry["old"]
+            auc = ""
+            if with_auc:
+                entry["auc"], entry["auc_old"] = ours["known_vs_unknown_auc"], old["known_vs_unknown_auc"]
+                auc = f" {entry['auc']:.3f} / {entry['auc_old']:.3f} |"
             per_photos.setdefault(k, []).append(entry)
             rows.append(
                 f"| {run} | {k} | {pct(entry['rank1'])} | {pct(entry['named'])} / {pct(entry['old'])} "
                 f"({100 * entry['gain']:+.1f}) | {pct(entry['strangers'])} / {pct(entry['known'])} | "
-                f"{entry['ece']:.3f} |"
+                f"{entry['ece']:.3f} |{auc}"
             )
 
     def spread(entries: list[dict], key: str, points: bool = True) -> str:
@@ -45,12 +56,13 @@ def open_set_seeds(*names: str, calibration: str = "each model with its flow's o
         return f"{100 * mean:{sign}.1f} ± {100 * sd:.1f}" if points else f"{mean:.3f} ± {sd:.3f}"
 
     for k, entries in per_photos.items():
+        auc = f" {spread(entries, 'auc', False)} / {spread(entries, 'auc_old', False)} |" if with_auc else ""
         rows.append(
             f"| mean ± sd of {len(entries)} | {k} | {spread(entries, 'rank1')} | {spread(entries, 'named')} / "
             f"{spread(entries, 'old')} ({spread(entries, 'gain')}) | {spread(entries, 'strangers')} / "
-            f"{spread(entries, 'known')} | {spread(entries, 'ece', points=False)} |"
+            f"{spread(entries, 'known')} | {spread(entries, 'ece', points=False)} |{auc}"
         )
-    first = load(names[0])
+    first = benches[0]
     note = (
         f"; {first['date']}; {first['test_people']} test people, {first['test_strangers']} test strangers, photos "
         f"through detection; {calibration}; percentages, and points for the mean ± sd"
