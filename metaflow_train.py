@@ -316,9 +316,10 @@ class FacialRecognitionTrainFlow(FlowSpec):
             "strangers_named",
             "known_named_correctly",
             "ece_15_bins",
+            "known_vs_unknown_auc",
         ]
         rows = [
-            [gallery, rule, *(round(results[rule][k], 4) for k in keys)]
+            [gallery, rule, *(v if v is None else round(v, 4) for v in (results[rule][k] for k in keys))]
             for gallery, results in self.metrics["open_set"].items()
             for rule in ("pair", "open_set")
         ]
