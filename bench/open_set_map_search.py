@@ -14,6 +14,9 @@ as two parts (P(enrolled), P(right | enrolled)) multiplied, as served:
   (numpy-only to apply, so it could ship);
 * ``trees``: gradient-boosted trees (sklearn's HistGradientBoostingClassifier), a ceiling on what any non-linear
   map of this evidence could add; diagnostic, not a candidate.
+* ``trees_isotonic`` (``--arms``, added after the first runs): smaller trees (depth 3, at least 100 probes a
+  leaf) whose raw output goes through the same isotonic stage as the logistic map's: whether the trees' gain at
+  FPIR 1% survives once their probabilities are calibrated. Exploratory: no rule was set for it.
 
 Each model's dev crops are embedded as the flow embeds them (the served runtime and input), the flow's dev
 simulations are built with the bundle's own aggregate, and each arm is fitted on the even rounds and scored on the odd
@@ -38,6 +41,7 @@ os.environ.setdefault("METAFLOW_USER", "facerec")
 
 import numpy as np  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.isotonic import IsotonicRegression  # noqa: E402
 
 from bench.reporting import bundle_people, environment, write_report  # noqa: E402
 from facerec.model.bundle import load_bundle  # noqa: E402
@@ -47,7 +51,7 @@ from facerec.train.evaluation import embed_paths  # noqa: E402
 from facerec.train.metrics import expected_calibration_error, fnir_at_fpir  # noqa: E402
 from facerec.train.openset import TOP, Decisions, _fit_map, simulate  # noqa: E402
 
-ARMS = ("linear", "quadratic", "trees")
+ARMS = ("linear", "quadratic", "trees", "trees_isotonic")
 Score = Callable[[np.ndarray], np.ndarray]
 
 
@@ -56,6 +60,16 @@ def quadratic(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.n
     z = (features - mean) / scale
     i, j = np.triu_indices(z.shape[1])
     return np.column_stack([z, z[:, i] * z[:, j]])
+
+
+def trees_isotonic(x: np.ndarray, y: np.ndarray) -> Score:
+    """Small boosted trees, then the isotonic stage on their raw output (as the logistic map's logit gets)."""
+    model = HistGradientBoostingClassifier(
+        max_iter=150, learning_rate=0.05, max_depth=3, min_samples_leaf=100, random_state=0
+    ).fit(x, y)
+    iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    iso.fit(model.decision_function(x), y)
+    return lambda rows: iso.predict(model.decision_function(rows))
 
 
 def fit_arm(arm: str, features: np.ndarray, correct: np.ndarray, known: np.ndarray) -> Score:
@@ -67,6 +81,9 @@ def fit_arm(arm: str, features: np.ndarray, correct: np.ndarray, known: np.ndarr
 
         enrolled, right = tree(features, known), tree(features[known], correct[known])
         return lambda x: enrolled.predict_proba(x)[:, 1] * right.predict_proba(x)[:, 1]
+    if arm == "trees_isotonic":
+        enrolled_part, right_part = trees_isotonic(features, known), trees_isotonic(features[known], correct[known])
+        return lambda x: enrolled_part(x) * right_part(x)
     mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-9
 
     def expand(x: np.ndarray) -> np.ndarray:
@@ -83,11 +100,11 @@ def detection_rate(score: np.ndarray, top: np.ndarray, correct: np.ndarray, know
     return 1.0 - fnir
 
 
-def held_out(features, correct, known, rounds) -> dict:
+def held_out(features, correct, known, rounds, arms: tuple[str, ...] = ARMS[:3]) -> dict:
     """Every arm fitted on one parity of rounds and scored on the other, both ways; figures pooled over the folds."""
     photos = 1 + rounds % 3  # simulated_galleries cycles 1-3 photos per person by round
     report = {}
-    for arm in ARMS:
+    for arm in arms:
         scores = np.zeros(len(correct))
         for parity in (0, 1):
             fit = rounds % 2 != parity
@@ -110,7 +127,7 @@ def held_out(features, correct, known, rounds) -> dict:
     return report
 
 
-def measure(model: str, extra_sizes: tuple[int, ...] | None = None) -> dict:
+def measure(model: str, extra_sizes: tuple[int, ...] | None = None, arms: tuple[str, ...] = ARMS[:3]) -> dict:
     started = time.monotonic()
     bundle = load_bundle(model)
     if extra_sizes is not None:
@@ -127,8 +144,8 @@ def measure(model: str, extra_sizes: tuple[int, ...] | None = None) -> dict:
     features, correct, known, rounds = simulate(
         embeddings, people, dev, split.singles_dev, cohort, aggregate, cohort_top, seed=split.seed
     )
-    arms = held_out(features, correct, known, rounds)
-    for arm, figures in arms.items():
+    measured = held_out(features, correct, known, rounds, arms)
+    for arm, figures in measured.items():
         print(model, arm, {k: v for k, v in figures.items() if not isinstance(v, dict)}, flush=True)
     return {
         "model": model,
@@ -137,7 +154,7 @@ def measure(model: str, extra_sizes: tuple[int, ...] | None = None) -> dict:
         "aggregate": aggregate,
         "dev_probes": len(correct),
         "dev_stranger_share": float(1 - known.mean()),
-        "arms": arms,
+        "arms": measured,
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -146,11 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", required=True, help="bundle URIs (FacialRecognitionTrainFlow/<id>)")
     parser.add_argument("--extra-sizes", type=parse_sizes, default=None, help="default: each bundle's own")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS[:3]), help="default: the first three")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "open_set_map_search.json"))
     args = parser.parse_args()
-    write_report(
-        {**environment(), "arms": list(ARMS), "models": [measure(m, args.extra_sizes) for m in args.models]}, args.out
-    )
+    arms = tuple(args.arms)
+    models = [measure(m, args.extra_sizes, arms) for m in args.models]
+    write_report({**environment(), "arms": list(arms), "models": models}, args.out)
 
 
 if __name__ == "__main__":
