@@ -59,6 +59,7 @@ from bench.tables.open_set import (  # noqa: E402
     open_set_results,
     open_set_seeds,
     open_set_told_share,
+    open_set_views,
     served_rule,
     stranger_mix,
 )
@@ -128,6 +129,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "served-rule": served_rule,
     "gallery-z-test": gallery_z_test,
     "open-set-map": open_set_map,
+    "open-set-views": open_set_views,
     "index-benchmark": index_benchmark,
     "input-size-paired": lambda: paired_by_seed(
         "train_benchmark_2026-12-04_160.json", "train_benchmark_2026-12-04.json"

@@ -420,3 +420,37 @@ def open_set_map() -> str:
         "additive; dev crops"
     )
     return "\n".join(rows) + "\n" + source(*names, extra=note)
+
+
+def open_set_views() -> str:
+    """The open-set evidence with and without the served input's two views' disagreement, on dev simulations held out
+    by round (`bench/open_set_view_evidence.py`)."""
+    header = ["model (run)", "view gap: right / wrong / strangers", "views agree: right / wrong / strangers",
+              "evidence", "dev held-out: named right at FPIR 1% / 5%", "against six", "ECE"]  # fmt: skip
+    rows = table_head(header)
+    name = "open_set_view_evidence.json"
+    bench = load(name)
+    groups = ("known_named_right", "known_named_wrong", "strangers")
+    for model in bench["models"]:
+        run = model["model"].rsplit("/", 1)[-1]
+        gap = " / ".join(f"{model['view_gap_mean'][g]:.3f}" for g in groups)
+        agree = " / ".join(pct(model["views_agree_share"][g]) for g in groups)
+        base = model["arms"]["six"]
+        for arm, label in (("six", "six columns (today)"), ("six+views", "+ view gap, views agree")):
+            r = model["arms"][arm]
+            gain = "" if arm == "six" else " / ".join(
+                f"{round(100 * (r[key] - base[key]), 1) + 0.0:+.1f}" for key in ("dir_at_fpir_0.01", "dir_at_fpir_0.05")
+            )  # fmt: skip
+            first = (run, gap, agree) if arm == "six" else ("", "", "")
+            rows.append(
+                f"| {' | '.join(first)} | {label} | {pct(r['dir_at_fpir_0.01'])} / {pct(r['dir_at_fpir_0.05'])} | "
+                f"{gain} | {r['ece_15_bins']:.3f} |"
+            )
+    first = bench["models"][0]
+    note = (
+        f"; {bench['date']}; served input {' + '.join(map(str, first['test_input_sizes']))} px; view gap: mean "
+        "|score of the named person at one size - at the other|; the flow's 24 dev simulations per model "
+        f"({first['dev_probes']:,} probes), the additive map fitted on one half of the rounds and scored on the "
+        "other, both ways; points against six columns; dev crops"
+    )
+    return "\n".join(rows) + "\n" + source(name, extra=note)
