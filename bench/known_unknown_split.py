@@ -18,7 +18,6 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,10 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     bundle = load_bundle(args.model)
-    preprocess = bundle.preprocess
-    if args.extra_sizes is not None:
-        preprocess = replace(preprocess, test_extra_sizes=args.extra_sizes)
-        preprocess.validate()
+    preprocess = bundle.preprocess if args.extra_sizes is None else bundle.preprocess.with_extra_sizes(args.extra_sizes)
     people = bundle_people(bundle)
     split = bundle.split
     protocols = {

@@ -32,7 +32,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,8 +130,7 @@ def measure(model: str, extra_sizes: tuple[int, ...] | None = None, arms: tuple[
     started = time.monotonic()
     bundle = load_bundle(model)
     if extra_sizes is not None:
-        bundle.preprocess = replace(bundle.preprocess, test_extra_sizes=extra_sizes)
-        bundle.preprocess.validate()
+        bundle.preprocess = bundle.preprocess.with_extra_sizes(extra_sizes)
     people = bundle_people(bundle)
     split = bundle.split
     names = split.dev + split.singles_dev + cohort_names(split, split.seed)

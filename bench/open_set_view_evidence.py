@@ -45,7 +45,7 @@ def view_embeddings(bundle, paths: list[str]) -> tuple[dict, dict, dict]:
     main, extra = bundle.preprocess.eval_image_size, bundle.preprocess.test_extra_sizes
     if len(extra) != 1:
         raise SystemExit(f"needs a bundle served at two sizes, this one has {bundle.preprocess.eval_image_sizes}")
-    first = embed_paths(bundle.encoder, replace(bundle.preprocess, test_extra_sizes=()), paths)
+    first = embed_paths(bundle.encoder, bundle.preprocess.single_input(), paths)
     second = embed_paths(
         bundle.encoder, replace(bundle.preprocess, test_image_size=extra[0], test_extra_sizes=()), paths
     )

@@ -57,6 +57,13 @@ class PreprocessConfig:
         """The main test input alone (what model selection measures)."""
         return replace(self, test_extra_sizes=())
 
+    def with_extra_sizes(self, sizes: tuple[int, ...]) -> PreprocessConfig:
+        """The same input with other extra test sizes (a bundle refitted or measured at another test input);
+        raises ValueError where they would not validate."""
+        config = replace(self, test_extra_sizes=tuple(sizes))
+        config.validate()
+        return config
+
     def validate(self) -> None:
         sizes = (self.image_size, *self.eval_image_sizes)
         fractions = (self.crop_fraction, self.eval_crop_fraction)

@@ -19,7 +19,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from ..model.bundle import ModelBundle, load_bundle
 from ..model.preprocess import load_rgb, parse_sizes
@@ -89,9 +88,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     bundle = load_bundle(args.model)
     if args.extra_sizes is not None and args.extra_sizes != bundle.preprocess.test_extra_sizes:
-        bundle.preprocess = replace(bundle.preprocess, test_extra_sizes=args.extra_sizes)
         try:
-            bundle.preprocess.validate()
+            bundle.preprocess = bundle.preprocess.with_extra_sizes(args.extra_sizes)
         except ValueError as exc:
             parser.error(str(exc))
         bundle.model_version = ""  # other vectors: saving names a new version
