@@ -264,10 +264,19 @@ def gallery_scale() -> str:
     return "\n".join(rows) + "\n" + source("gallery_scale_benchmark.json", extra=note)
 
 
+def points_gain(share: float) -> str:
+    """A change in a share, in signed points to one decimal."""
+    return f"{round(100 * share, 1) + 0.0:+.1f}"  # + 0.0: no "-0.0" for a gain that rounds to nothing
+
+
+def held_out_gains(arm: dict, base: dict) -> str:
+    """An arm's detection rates at FPIR 1% / 5% against a base arm's, in points (the held-out dev benches)."""
+    return " / ".join(points_gain(arm[key] - base[key]) for key in ("dir_at_fpir_0.01", "dir_at_fpir_0.05"))
+
+
 def seed_gain(entry: dict) -> str:
     """A paired gain of `bench/cohort_norm_benchmark.py` ({mean, sd} over simulation seeds) in points."""
-    mean = round(100 * entry["mean"], 1) + 0.0  # + 0.0: no "-0.0" for a gain that rounds to nothing
-    return f"{mean:+.1f} ± {100 * entry['sd']:.1f}"
+    return f"{points_gain(entry['mean'])} ± {100 * entry['sd']:.1f}"
 
 
 def cohort_bench_source(names: list[str]) -> str:
@@ -402,10 +411,7 @@ def open_set_map() -> str:
                     continue
                 shown.add((run, arm))
                 r = model["arms"][arm]
-                gain = "" if arm == "linear" else " / ".join(
-                    f"{round(100 * (r[key] - base[key]), 1) + 0.0:+.1f}"
-                    for key in ("dir_at_fpir_0.01", "dir_at_fpir_0.05")
-                )  # fmt: skip
+                gain = "" if arm == "linear" else held_out_gains(r, base)
                 rows.append(
                     f"| {label} | {run} | {arm_label} | {pct(r['dir_at_fpir_0.01'])} / "
                     f"{pct(r['dir_at_fpir_0.05'])} | {gain} | {r['ece_15_bins']:.3f} |"
@@ -438,9 +444,7 @@ def open_set_views() -> str:
         base = model["arms"]["six"]
         for arm, label in (("six", "six columns (today)"), ("six+views", "+ view gap, views agree")):
             r = model["arms"][arm]
-            gain = "" if arm == "six" else " / ".join(
-                f"{round(100 * (r[key] - base[key]), 1) + 0.0:+.1f}" for key in ("dir_at_fpir_0.01", "dir_at_fpir_0.05")
-            )  # fmt: skip
+            gain = "" if arm == "six" else held_out_gains(r, base)
             first = (run, gap, agree) if arm == "six" else ("", "", "")
             rows.append(
                 f"| {' | '.join(first)} | {label} | {pct(r['dir_at_fpir_0.01'])} / {pct(r['dir_at_fpir_0.05'])} | "
